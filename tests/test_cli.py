@@ -1,0 +1,46 @@
+"Round trips through the installed `rotprune` command: what a user types, in a subprocess."
+import subprocess, sys, shutil
+import pytest
+
+
+def run(*args, timeout=600):
+    exe = shutil.which('rotprune')
+    cmd = [exe, *args] if exe else [sys.executable, '-c', 'import sys; from rotprune.cli import main; sys.exit(main())', *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_console_script_installed():
+    assert shutil.which('rotprune'), "the `rotprune` console script is not on PATH: is the package installed?"
+
+
+def test_help():
+    r = run('--help')
+    assert r.returncode == 0 and 'demo' in r.stdout and 'sites' in r.stdout
+
+
+def test_unknown_command_fails_cleanly():
+    r = run('frobnicate')
+    assert r.returncode == 2 and 'invalid choice' in r.stderr
+
+
+def test_sites_tiny_llama_fused():
+    r = run('sites', 'tiny-llama', '--fuse')
+    assert r.returncode == 0, r.stderr
+    assert 'residual' in r.stdout and 'SO(2)^8' in r.stdout and 'whole blocks of 16' in r.stdout
+
+
+def test_sites_minilm():
+    r = run('sites', 'minilm')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count('.heads') == 6 and 'S(1536)' in r.stdout and 'post-norm' in r.stdout
+
+
+def test_sites_bad_model():
+    r = run('sites', 'tiny-opt')
+    assert r.returncode != 0 and 'unknown tiny model' in r.stderr
+
+
+def test_demo_concept1():
+    r = run('demo', '--only', 'rotprune.invariance')
+    assert r.returncode == 0, r.stderr
+    assert '1 invariance' in r.stdout and 'embedding cosine 1.0000000' in r.stdout
