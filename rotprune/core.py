@@ -15,8 +15,8 @@ from transformers.pytorch_utils import Conv1D
 # %% auto #0
 __all__ = ['random_orthogonal', 'orthogonality_error', 'is_orthogonal', 'out_features', 'in_features', 'rotate_out', 'rotate_in',
            'select_out', 'select_in', 'select_features', 'weight_matrix', 'set_weight_matrix', 'add_to_bias',
-           'model_device', 'to_device', 'check_batch', 'run_batch', 'Moments', 'Tap', 'collect_moments', 'under_test',
-           'mode', 'is_full', 'default_device']
+           'model_device', 'to_device', 'check_calib', 'check_batch', 'run_batch', 'Moments', 'Tap', 'collect_moments',
+           'under_test', 'mode', 'is_full', 'default_device']
 
 # %% ../nbs/00_core.ipynb #75685185
 def random_orthogonal(n:int, # size of the matrix
@@ -190,8 +190,19 @@ def to_device(batch, device):
     if isinstance(batch, (list, tuple)): return type(batch)(to_device(v, device) for v in batch)
     return batch
 
+def check_calib(calib):
+    "Raise `TypeError` unless `calib` is an iterable of batches (not one dict, one tensor or text)."
+    if isinstance(calib, (str, bytes)) or isinstance(calib, dict) or isinstance(calib, torch.Tensor):
+        raise TypeError(f"calib must be an iterable of batches (tensors or tokenizer dicts), not a single {type(calib).__name__}: "
+                        "wrap one batch in a list" + (", and tokenize text first (rotprune.data.text_batches)" if isinstance(calib, str) else ""))
+    return calib
+
 def check_batch(batch, i:int=0):
     "Raise `ValueError` if batch `i` is empty or holds NaN/inf; return its attention mask (or `None`)."
+    if isinstance(batch, (str, bytes)) or isinstance(batch, (list, tuple)) and batch and all(isinstance(b, str) for b in batch):
+        raise TypeError(f"calibration batch {i} is text: tokenize it first (rotprune.data.text_batches)")
+    if not isinstance(batch, (torch.Tensor, dict, list, tuple)):
+        raise TypeError(f"calibration batch {i} is a {type(batch).__name__}: expected a tensor, a tokenizer dict or a tuple")
     ts = [batch] if isinstance(batch, torch.Tensor) else list(batch.values()) if isinstance(batch, dict) else list(batch)
     ts = [t for t in ts if isinstance(t, torch.Tensor)]
     if not ts or any(t.numel() == 0 for t in ts): raise ValueError(f"calibration batch {i} is empty")
@@ -209,27 +220,32 @@ def run_batch(model:nn.Module, batch):
 
 # %% ../nbs/00_core.ipynb #b3c75cbf
 class Moments:
-    "Streaming float64 moments of `width`-dimensional activations: count, sum, Gram, sum of |x| and of x²."
-    def __init__(self, width:int, device=None, name:str='activations'):
-        self.width, self.name = width, name
+    "Streaming float64 moments of `width`-dimensional activations: count, sum, Gram (unless `diagonal`), sum of |x| and of x²."
+    def __init__(self, width:int, device=None, name:str='activations',
+                 diagonal:bool=False): # keep no d x d Gram (for scores that need only per-feature sums)
+        self.width, self.name, self.diagonal = width, name, diagonal
         z = lambda *s: torch.zeros(*s, dtype=torch.float64, device=device)
-        self.count, self.sum, self.gram, self.abs_sum, self.sq_sum = 0, z(width), z(width, width), z(width), z(width)
+        self.count, self.sum, self.abs_sum, self.sq_sum = 0, z(width), z(width), z(width)
+        self.gram = None if diagonal else z(width, width)
 
     def update(self, x:torch.Tensor) -> Moments:
         "Add samples `x` of shape (N, width)."
         if x.ndim != 2 or x.shape[1] != self.width:
             raise ValueError(f"{self.name}: expected (N, {self.width}) samples, got {tuple(x.shape)}")
-        x = x.detach().to(device=self.gram.device, dtype=torch.float64)
+        x = x.detach().to(device=self.sum.device, dtype=torch.float64)
         if not torch.isfinite(x).all(): raise ValueError(f"{self.name}: NaN or inf in calibration activations")
         self.count += x.shape[0]
-        self.sum += x.sum(0); self.gram += x.T @ x
+        self.sum += x.sum(0)
+        if self.gram is not None: self.gram += x.T @ x
         self.abs_sum += x.abs().sum(0); self.sq_sum += (x * x).sum(0)
         return self
 
     @property
     def mean(self): return self.sum / max(self.count, 1)
     @property
-    def second_moment(self): return self.gram / max(self.count, 1)
+    def second_moment(self):
+        if self.gram is None: raise ValueError(f"{self.name}: diagonal Moments keep no Gram matrix (collect with diagonal=False)")
+        return self.gram / max(self.count, 1)
     @property
     def cov(self):
         "Centred covariance (population)."
@@ -238,8 +254,8 @@ class Moments:
     @property
     def l2(self): return self.sq_sum.sqrt()
     @property
-    def nbytes(self): return sum(t.numel() * t.element_size() for t in (self.sum, self.gram, self.abs_sum, self.sq_sum))
-    def __repr__(self): return f"Moments({self.name}, width={self.width}, count={self.count})"
+    def nbytes(self): return sum(t.numel() * t.element_size() for t in (self.sum, self.gram, self.abs_sum, self.sq_sum) if t is not None)
+    def __repr__(self): return f"Moments({self.name}, width={self.width}, count={self.count}{', diagonal' if self.diagonal else ''})"
 
 # %% ../nbs/00_core.ipynb #3be9d199
 @dataclass
@@ -261,10 +277,12 @@ def collect_moments(model:nn.Module, # the network to observe (not modified)
                     widths:dict, # site name -> width
                     progress:bool=False, # show a progress bar
                     max_batches:int|None=None, # stop after this many batches
+                    diagonal:bool=False, # per-feature sums only, no d x d Gram matrices
                    ) -> dict:
     "One streaming pass over `calib`: float64 `Moments` of every site's activations."
+    check_calib(calib)
     dev = model_device(model)
-    stats = {s: Moments(widths[s], device=dev, name=s) for s in taps}
+    stats = {s: Moments(widths[s], device=dev, name=s, diagonal=diagonal) for s in taps}
     state = {'mask': None}
     def make_hook(site, tap):
         def hook(mod, args, out):

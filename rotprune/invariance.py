@@ -202,7 +202,9 @@ def _site_rotate(self:Site, R:torch.Tensor) -> Site:
     "Merge the basis change $h' = R^\\top h$ into the site's weights; raises `ValueError` (model untouched) if $R$ is not in the group."
     if self.stale: raise ValueError(f"site {self.name!r} was pruned: call find_sites again")
     R = torch.as_tensor(R)
-    ok, why = self.group.contains(R)
+    # the tolerance follows the model's precision, not the rotation's: a float32 R is not exact in a float64 model
+    dts = {p.module.weight.dtype for p in self.producers + self.consumers}
+    ok, why = self.group.contains(R, atol=1e-8 if torch.float64 in dts else 1e-4)
     if not ok: raise ValueError(f"site {self.name!r} ({self.kind}) admits only {self.group}: {why}")
     _check_ports(self)
     R = R.to(torch.float64)
@@ -311,108 +313,15 @@ def _sequential_sites(model:nn.Sequential, skipped:list) -> list:
                           [Port(prod, 'out')], consumers, between=state, taps=taps))
     return sites
 
-# %% ../nbs/01_invariance.ipynb #c47ef57f
-def _arange(a, n): return torch.arange(a, a + n)
-
-def _heads_on_prune(attrs:list, head_dim:int):
-    "Update head-count attributes (obj, attr, per) after pruning whole heads: attr = kept heads * per."
-    def f(keep):
-        kept_heads = len(keep) // head_dim
-        for obj, attr, per in attrs: setattr(obj, attr, kept_heads * per)
-    return f
-
-def _bert_layer_sites(i, layer, cfg) -> list:
-    a, o = layer.attention.self, layer.attention.output.dense
-    H, dh = a.num_attention_heads, a.attention_head_size
-    dv = getattr(a, 'value_head_size', dh)  # value heads slimmed by value-dimension pruning (rotprune.pca)
-    sites = [Site(f'layer{i}.mlp', 'mlp', Group.permutation(out_features(layer.intermediate.dense)),
-                  [Port(layer.intermediate.dense, 'out')], [Port(layer.output.dense, 'in')],
-                  taps=[Tap(layer.output.dense, 'input')]),
-             Site(f'layer{i}.heads', 'heads', Group.orthogonal(H * dv, H), [Port(a.value, 'out')], [Port(o, 'in')],
-                  taps=[Tap(o, 'input')], companions=[Port(a.query, 'out'), Port(a.key, 'out')] if dv == dh else [],
-                  prune_unit=dv, on_prune=_heads_on_prune([(a, 'num_attention_heads', 1), (a, 'all_head_size', dh)], dv),
-                  prunable='' if dv == dh else 'value heads are slimmer than query/key heads: prune whole heads first')]
-    if getattr(cfg, 'position_embedding_type', 'absolute') == 'absolute':
-        sites.append(Site(f'layer{i}.qk', 'qk', Group.orthogonal(H * dh, H), [Port(a.query, 'out'), Port(a.key, 'out')], [],
-                          taps=[Tap(a.query, 'output')], prunable='queries and keys share the head size with values'))
-    return sites
-
-def _gpt2_layer_sites(i, block) -> list:
-    a, mlp = block.attn, block.mlp
-    H, dh = a.num_heads, a.head_dim
-    D = H * dh
-    return [Site(f'layer{i}.mlp', 'mlp', Group.permutation(out_features(mlp.c_fc)), [Port(mlp.c_fc, 'out')],
-                 [Port(mlp.c_proj, 'in')], taps=[Tap(mlp.c_proj, 'input')]),
-            Site(f'layer{i}.heads', 'heads', Group.orthogonal(D, H), [Port(a.c_attn, 'out', _arange(2 * D, D))],
-                 [Port(a.c_proj, 'in')], taps=[Tap(a.c_proj, 'input')],
-                 companions=[Port(a.c_attn, 'out', _arange(0, D)), Port(a.c_attn, 'out', _arange(D, D))], prune_unit=dh,
-                 on_prune=_heads_on_prune([(a, 'num_heads', 1), (a, 'split_size', dh), (a, 'embed_dim', dh)], dh)),
-            Site(f'layer{i}.qk', 'qk', Group.orthogonal(D, H),
-                 [Port(a.c_attn, 'out', _arange(0, D)), Port(a.c_attn, 'out', _arange(D, D))], [],
-                 taps=[Tap(a.c_attn, 'output', [_arange(0, D)])], prunable='queries and keys share the head size with values')]
-
-def _llama_layer_sites(i, layer, cfg) -> list:
-    a, mlp = layer.self_attn, layer.mlp
-    dh = a.head_dim
-    n_kv = out_features(a.k_proj) // dh
-    n_rep = a.num_key_value_groups
-    # query head (g*n_rep + r) reads key/value head g (repeat_kv interleaves)
-    rep = [torch.cat([_arange((g * n_rep + r) * dh, dh) for g in range(n_kv)]) for r in range(n_rep)]
-    sites = [Site(f'layer{i}.mlp', 'mlp', Group.permutation(out_features(mlp.up_proj)),
-                  [Port(mlp.gate_proj, 'out'), Port(mlp.up_proj, 'out')], [Port(mlp.down_proj, 'in')],
-                  taps=[Tap(mlp.down_proj, 'input')]),
-             Site(f'layer{i}.heads', 'heads', Group.orthogonal(n_kv * dh, n_kv), [Port(a.v_proj, 'out')],
-                  [Port(a.o_proj, 'in', ix) for ix in rep], taps=[Tap(a.o_proj, 'input', rep)],
-                  companions=[Port(a.k_proj, 'out')] + [Port(a.q_proj, 'out', ix) for ix in rep], prune_unit=dh)]
-    rope_full = getattr(cfg, 'partial_rotary_factor', 1.0) in (None, 1.0)
-    per_head_norm = hasattr(a, 'q_norm') or hasattr(a, 'k_norm')  # Qwen3/OLMo2: norms on q, k break the symmetry
-    if rope_full and not per_head_norm:
-        sites.append(Site(f'layer{i}.qk', 'qk', Group.rope(n_kv * dh, n_kv),
-                          [Port(a.k_proj, 'out')] + [Port(a.q_proj, 'out', ix) for ix in rep], [],
-                          taps=[Tap(a.k_proj, 'output')], prunable='queries and keys share the head size with values'))
-    return sites
-
 # %% ../nbs/01_invariance.ipynb #c91cfa4a
-def _arch(model:nn.Module) -> str:
-    base = getattr(model, 'base_model', model)
-    cls = type(base).__name__
-    if hasattr(base, 'encoder') and hasattr(base.encoder, 'layer') and hasattr(base.encoder.layer[0], 'intermediate'): return 'bert'
-    if hasattr(base, 'h') and hasattr(base, 'wte') and hasattr(base.h[0], 'attn') and hasattr(base.h[0].attn, 'c_attn'): return 'gpt2'
-    if hasattr(base, 'layers') and hasattr(base, 'embed_tokens') and hasattr(base.layers[0], 'self_attn') and \
-       all(hasattr(base.layers[0].self_attn, p) for p in ('q_proj', 'k_proj', 'v_proj', 'o_proj')) and \
-       all(hasattr(base.layers[0].mlp, p) for p in ('gate_proj', 'up_proj', 'down_proj')): return 'llama'
-    if isinstance(model, nn.Sequential): return 'sequential'
-    raise ValueError(f"unsupported architecture: {type(model).__name__} ({cls}). rotprune supports nn.Sequential MLPs/CNNs, "
-                     "BERT-style encoders, GPT-2, and Llama-family decoders (Llama, Qwen2, Mistral, ...)")
-
-def _norm_readers(model) -> list:
-    "(norm module, parent, attribute name, [reader modules]) for every norm that reads the residual stream."
-    base, arch = model.base_model, _arch(model)
-    head = model.get_output_embeddings() if hasattr(model, 'get_output_embeddings') else None
-    out = []
-    if arch == 'gpt2':
-        for b in base.h: out += [(b.ln_1, b, 'ln_1', [b.attn.c_attn]), (b.ln_2, b, 'ln_2', [b.mlp.c_fc])]
-        out.append((base.ln_f, base, 'ln_f', [head] if head is not None else []))
-    elif arch == 'llama':
-        for l in base.layers:
-            a, m = l.self_attn, l.mlp
-            out += [(l.input_layernorm, l, 'input_layernorm', [a.q_proj, a.k_proj, a.v_proj]),
-                    (l.post_attention_layernorm, l, 'post_attention_layernorm', [m.gate_proj, m.up_proj])]
-        out.append((base.norm, base, 'norm', [head] if head is not None else []))
-    return out
-
-def _writers(model) -> list:
-    "Modules that write the residual stream: embeddings first, then each block's output projections."
-    base, arch = model.base_model, _arch(model)
-    if arch == 'gpt2': return [base.wte, base.wpe] + [m for b in base.h for m in (b.attn.c_proj, b.mlp.c_proj)]
-    return [base.embed_tokens] + [m for l in base.layers for m in (l.self_attn.o_proj, l.mlp.down_proj)]
-
-_GAMMA_NORMS = ('LlamaRMSNorm', 'Qwen2RMSNorm', 'Qwen3RMSNorm', 'MistralRMSNorm')
+def _adapter(model:nn.Module):
+    from rotprune.arch import get_adapter  # arch builds its sites from the types above
+    return get_adapter(model)
 
 def is_fused(model:nn.Module) -> bool:
     "Have all residual-stream norms of `model` been fused into scale-free `RMSNorm`s?"
-    try: nr = _norm_readers(model)
-    except (ValueError, AttributeError): return False
+    try: nr = _adapter(model).norm_readers()
+    except (ValueError, AttributeError, TypeError): return False
     return bool(nr) and all(isinstance(n, RMSNorm) for n, *_ in nr)
 
 # %% ../nbs/01_invariance.ipynb #f1caef68
@@ -442,19 +351,19 @@ def untie_embeddings(model:nn.Module) -> nn.Module:
 
 def fuse_norms(model:nn.Module) -> nn.Module:
     "Fold every residual-stream norm's scale (and shift) into its readers, mean-centre LayerNorm streams, and replace the norms by scale-free `RMSNorm` (in place)."
-    arch = _arch(model)
-    if arch not in ('gpt2', 'llama'):
-        raise ValueError(f"fuse_norms needs a pre-norm decoder (GPT-2 or Llama-family), not {arch}: "
+    ad = _adapter(model)
+    nr = ad.norm_readers()
+    if not nr:
+        raise ValueError(f"fuse_norms needs a pre-norm decoder (GPT-2 or Llama-family), not {ad.family}: "
                          "BERT is post-norm, its LayerNorms sit on the residual stream itself")
     if is_fused(model): return model
-    nr = _norm_readers(model)
     if not nr[-1][3]: raise ValueError("fuse_norms needs a model with an LM head (e.g. GPT2LMHeadModel, LlamaForCausalLM)")
     for norm, *_ in nr:
-        if not (isinstance(norm, nn.LayerNorm) or type(norm).__name__ in _GAMMA_NORMS):
-            raise ValueError(f"fuse_norms does not know {type(norm).__name__}: its scale may not be a plain weight "
-                             f"(Gemma's norms multiply by 1 + weight); supported: LayerNorm, {', '.join(_GAMMA_NORMS)}")
+        if not (isinstance(norm, nn.LayerNorm) or type(norm).__name__ in ad.gamma_norms):
+            raise ValueError(f"fuse_norms does not know {type(norm).__name__}: its scale may not be a plain weight; "
+                             f"supported: LayerNorm, {', '.join(ad.gamma_norms)}")
     untie_embeddings(model)
-    nr = _norm_readers(model)
+    nr = ad.norm_readers()
     layernorm = isinstance(nr[0][0], nn.LayerNorm)
     for norm, parent, attr, readers in nr:
         gamma = norm.weight.detach().to(torch.float64)
@@ -464,14 +373,16 @@ def fuse_norms(model:nn.Module) -> nn.Module:
         if eps is None: eps = getattr(norm, 'variance_epsilon', 1e-6)
         setattr(parent, attr, RMSNorm(len(gamma), eps))
     if layernorm:
-        for w in _writers(model): _centre_writer(w)
+        for w in ad.writers(): _centre_writer(w)
+    from rotprune.arch import sync_config
+    sync_config(model)  # the config records the fused norms and any bias folding created
     return model
 
 # %% ../nbs/01_invariance.ipynb #a4f270b3
-def _residual_site(model) -> Site:
-    nr = _norm_readers(model)
-    D = nr[0][0].dim
-    writers = [Port(w, 'out') for w in _writers(model)]
+def _residual_site(ad) -> Site:
+    nr = ad.norm_readers()
+    writers = [Port(w, 'out') for w in ad.writers()]
+    D = writers[0].n  # the stream's current width (the norms keep dividing by the original one)
     readers = [Port(r, 'in') for _, _, _, rs in nr for r in rs]
     return Site('residual', 'residual', Group.orthogonal(D), writers, readers,
                 taps=[Tap(n, 'input') for n, *_ in nr])
@@ -491,19 +402,16 @@ class Sites(list):
         c = Counter((s.kind, str(s.group)) for s in self)
         return '\n'.join(f"{n:3d} x {k:9s} {g}" for (k, g), n in c.items())
 
-def find_sites(model:nn.Module, # nn.Sequential, or an HF BERT / GPT-2 / Llama-family model
+def find_sites(model:nn.Module, # nn.Sequential, or a model of a family in `rotprune.arch`
                kinds:tuple|None=None, # keep only these kinds ('channels', 'features', 'mlp', 'heads', 'qk', 'residual')
               ) -> Sites:
     "The hidden spaces of `model` whose basis can change or shrink: producers, consumers, group and taps of each."
-    arch, skipped = _arch(model), []
-    if arch == 'sequential': sites = _sequential_sites(model, skipped)
+    ad, skipped = _adapter(model), []
+    if ad.family == 'sequential': sites = _sequential_sites(model, skipped)
     else:
-        base, cfg = model.base_model, model.config
-        if arch == 'bert': sites = [s for i, l in enumerate(base.encoder.layer) for s in _bert_layer_sites(i, l, cfg)]
-        elif arch == 'gpt2': sites = [s for i, b in enumerate(base.h) for s in _gpt2_layer_sites(i, b)]
-        else: sites = [s for i, l in enumerate(base.layers) for s in _llama_layer_sites(i, l, cfg)]
-        if arch == 'bert': skipped.append(('residual', 'post-norm: LayerNorm sits on the stream itself'))
-        elif is_fused(model): sites.append(_residual_site(model))
+        sites = ad.sites()
+        if not ad.norm_readers(): skipped.append(('residual', 'post-norm: LayerNorm sits on the stream itself'))
+        elif is_fused(model): sites.append(_residual_site(ad))
         else: skipped.append(('residual', 'call fuse_norms(model) first'))
     if kinds is not None: sites = [s for s in sites if s.kind in kinds]
     return Sites(sites, skipped)

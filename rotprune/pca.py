@@ -4,18 +4,19 @@
 
 # %% ../nbs/03_pca.ipynb #e5c8988a
 from __future__ import annotations
-import copy, dataclasses, math, warnings
+import copy, dataclasses, math, time, warnings
 import torch
 from torch import nn
 import pandas as pd
 from .core import Moments
 from .invariance import Group, Site, Sites, find_sites, site_moments
 from .eval import param_count
+from .select import select_sites, keep_count, validate_amount, amount_for_params, make_report, site_params, guarded, validate_calib
 
 # %% auto #0
-__all__ = ['RULES', 'METHODS', 'uncentered_pca', 'direction_importance', 'select_sites', 'cob_bases', 'cob', 'dim_fraction',
-           'select_dims', 'BertValueSlimSelfAttention', 'set_value_head_size', 'cob_prune', 'prune_sweep',
-           'reliable_frontier', 'threshold_sweep', 'demo']
+__all__ = ['RULES', 'METHODS', 'uncentered_pca', 'direction_importance', 'cob_sites', 'cob_bases', 'cob', 'dim_fraction',
+           'select_dims', 'BertValueSlimSelfAttention', 'set_value_head_size', 'value_dims_site', 'cob_prune',
+           'prune_sweep', 'reliable_frontier', 'threshold_sweep', 'demo']
 
 # %% ../nbs/03_pca.ipynb #7d58df24
 def _canonical_signs(E:torch.Tensor) -> torch.Tensor:
@@ -66,14 +67,14 @@ def _admissible(site:Site) -> str:
     if site.group.kind != 'orthogonal': return f"its group {site.group} admits only {site.group.kind} basis changes"
     return ''
 
-def select_sites(model:nn.Module, # the model
-                 sites=None, # site names or kinds to use (None: every prunable site with an orthogonal group)
-                 need_prunable:bool=True, # also require that the site can be pruned
-                 need_orthogonal:bool=True, # require an orthogonal group (False: named permutation sites are fine)
-                ) -> Sites:
-    "The sites that take a PCA basis; skipped ones are warned about, explicitly requested bad ones raise."
-    allsites = find_sites(model)
+def cob_sites(model:nn.Module, # the model
+              sites=None, # None (every prunable site with an orthogonal group), or kinds / names / `Site`s
+              need_prunable:bool=True, # also require that the site can be pruned
+              need_orthogonal:bool=True, # require an orthogonal group (False: named permutation sites are fine)
+             ) -> Sites:
+    "The sites that take a PCA basis (`rotprune.select.select_sites`, filtered); skipped ones are warned about, explicitly requested bad ones raise."
     if sites is None:  # the default set is the same with or without rotation, so baselines prune the same sites
+        allsites = select_sites(model, None, prunable=False)
         chosen, skipped = [], []
         for s in allsites:
             why = _admissible(s) or (s.prunable if need_prunable else '')
@@ -82,17 +83,11 @@ def select_sites(model:nn.Module, # the model
             warnings.warn(f"change of basis skips {len(skipped)} site(s): " +
                           '; '.join(f"{s.name} ({why})" for s, why in skipped[:6]) + (' ...' if len(skipped) > 6 else ''))
         return Sites([s for s, _ in chosen], allsites.skipped)
-    if isinstance(sites, str): sites = [sites]
-    kinds = {s.kind for s in allsites}
-    out = []
-    for name in sites:
-        found = [s for s in allsites if s.kind == name] if name in kinds else [s for s in allsites if s.name == name]
-        if not found: raise ValueError(f"no site or site kind named {name!r}; sites: {[s.name for s in allsites][:8]}...")
-        for s in found:
-            why = (_admissible(s) if need_orthogonal else '') or (s.prunable if need_prunable else '')
-            if why: raise ValueError(f"site {s.name!r} cannot take a change of basis: {why}")
-            if not any(s is t for t in out): out.append(s)  # a site named twice (or by name and kind) is used once
-    return Sites(out, allsites.skipped)
+    out = select_sites(model, sites, prunable=False)
+    for s in out:
+        why = (_admissible(s) if need_orthogonal else '') or (s.prunable if need_prunable else '')
+        if why: raise ValueError(f"site {s.name!r} cannot take a change of basis: {why}")
+    return out
 
 def cob_bases(model:nn.Module, calib, sites, centered:bool=False, stats:dict|None=None, progress:bool=False) -> dict:
     "{site name: (R, energy)} from one streaming pass (or from precomputed `stats`); the model is not changed."
@@ -112,7 +107,7 @@ def cob(model:nn.Module, # the model, changed in place (function preserved)
         progress:bool=False,
        ) -> nn.Module:
     "Change of basis: merge each site's uncentred-PCA eigenbasis into its weights; the function is unchanged."
-    chosen = select_sites(model, sites)
+    chosen = cob_sites(model, sites)
     bases = cob_bases(model, calib, chosen, centered=centered, progress=progress)  # everything computed before any change
     for s in chosen: s.rotate(bases[s.name][0].to(torch.float64))
     return model
@@ -123,13 +118,12 @@ RULES = ('max', 'avg', 'median', 'zscore')
 def dim_fraction(ratio:float, # fraction of the site's parameters to remove, in [0, 1)
                  kind:str='channels', # the site's kind
                 ) -> float:
-    "Fraction of a site's dimensions to remove for a parameter ratio: 1-sqrt(1-P) in chains of sites, else P."
-    if not 0 <= ratio < 1: raise ValueError(f"ratio must lie in [0, 1), got {ratio}")
-    return 1 - math.sqrt(1 - ratio) if kind in ('channels', 'features') else ratio
+    "Fraction of a site's dimensions to remove for a parameter ratio: 1-sqrt(1-P) in chains of sites, else P (`rotprune.select.amount_for_params`)."
+    return amount_for_params(ratio, chained=kind in ('channels', 'features'))
 
 def select_dims(importance:torch.Tensor, # (d,) importance of each coordinate
                 blocks:tuple=None, # block sizes (default: one block)
-                fraction:float|None=None, # remove floor(fraction * b) per block ...
+                fraction:float|None=None, # remove a fraction of each block (`rotprune.select.keep_count`) ...
                 threshold:float|None=None, # ... or remove by a threshold rule
                 rule:str='max', # one of RULES
                 min_keep:int=1, # keep at least this many per block
@@ -146,7 +140,7 @@ def select_dims(importance:torch.Tensor, # (d,) importance of each coordinate
     for b in blocks:
         x = imp[a:a + b]
         if b == 0: continue
-        if fraction is not None: n_drop = int(fraction * b)
+        if fraction is not None: n_drop = b - keep_count(b, fraction, min_keep=0)  # round half up
         else:
             if rule == 'zscore':
                 sd = x.std() if b > 1 else torch.tensor(0.)
@@ -203,45 +197,51 @@ def _value_dims_site(site:Site, attn:nn.Module) -> Site:
     return dataclasses.replace(site, prune_unit=1, companions=[],
                                on_prune=lambda keep: set_value_head_size(attn, len(keep) // H))
 
-# %% ../nbs/03_pca.ipynb #2fec0a2b
-def _site_params(site:Site) -> int:
-    mods = {id(p.module): p.module for p in site.producers + site.consumers + site.companions}
-    return sum(p.numel() for m in mods.values() for p in m.parameters(recurse=False))
+def value_dims_site(model:nn.Module, site:Site) -> Site:
+    "A BERT heads site seen as value dimensions (prunable one coordinate at a time; queries and keys untouched)."
+    return _value_dims_site(site, _value_attention(model, site))
 
+# %% ../nbs/03_pca.ipynb #2fec0a2b
 def cob_prune(model:nn.Module, # the model, pruned in place
               calib, # calibration batches
-              ratio:float|None=None, # fraction of parameters to remove per site, in [0, 1) ...
+              amount:float|None=None, # fraction of each block's directions to remove, in [0, 1) ...
+              params:float|None=None, # ... or the fraction of each site's parameters to remove ...
               threshold:float|None=None, # ... or a threshold for `rule`
               rule:str='max', # threshold rule: 'max', 'avg', 'median' (T x statistic) or 'zscore'
               rotate:bool=True, # merge the PCA basis first (False: prune the original coordinates)
               centered:bool=False, # centred PCA basis instead of uncentred (comparison)
-              sites=None, # site names or kinds (None: every prunable site with an orthogonal group)
+              sites=None, # kinds, names or `Site`s (None: every prunable site with an orthogonal group)
               stats:dict|None=None, # precomputed `site_moments` of this model (skips the calibration pass)
               min_keep:int=1, # keep at least this many coordinates per block
               progress:bool=False,
              ) -> tuple[nn.Module, pd.DataFrame]:
     "Change-of-basis pruning: per-block uncentred PCA, then remove low-importance directions; returns (model, report)."
-    if (ratio is None) == (threshold is None): raise ValueError("give exactly one of ratio and threshold")
-    if ratio is not None and not 0 <= ratio < 1: raise ValueError(f"ratio must lie in [0, 1), got {ratio}")
+    if sum(x is not None for x in (amount, params, threshold)) != 1: raise ValueError("give exactly one of amount, params and threshold")
+    if amount is not None: validate_amount(amount)
+    if params is not None: validate_amount(params)
     if threshold is not None and not math.isfinite(threshold): raise ValueError(f"threshold must be finite, got {threshold}")
     if rule not in RULES: raise ValueError(f"unknown rule {rule!r}; choose from {RULES}")
     if centered and not rotate: raise ValueError("centered=True is a basis choice: it needs rotate=True")
-    chosen = select_sites(model, sites, need_orthogonal=rotate)
+    chosen = cob_sites(model, sites, need_orthogonal=rotate)
     if sites is None:  # by default, value dimensions are pruned where the attention supports it (BERT) and skipped elsewhere
         slim = [s for s in chosen if s.kind == 'heads' and not _is_bert_value(model, s)]
         if slim: warnings.warn(f"cob_prune skips {len(slim)} heads site(s) ({slim[0].name}, ...): value-dimension pruning "
                                "is implemented for BERT self-attention only; name sites explicitly to see the error")
         chosen = Sites([s for s in chosen if not any(s is t for t in slim)], chosen.skipped)
+    if not chosen: raise ValueError(f"cob_prune found no site of {type(model).__name__} that can take a change of basis and be "
+                                    f"pruned (skipped: {chosen.skipped}); name sites explicitly to see why")
     attns = {s.name: _value_attention(model, s) for s in chosen if s.kind == 'heads'}
-    if stats is None: stats = site_moments(model, chosen, calib, progress=progress)
+    n0 = param_count(model)
+    if amount == 0 or params == 0: return model, make_report([], n0, n0)
+    if stats is None: stats = site_moments(model, chosen, validate_calib(calib), progress=progress)
     plan, rows = [], []
     for s in chosen:
         if s.name not in stats or stats[s.name].width != s.width:
             raise ValueError(f"statistics do not match site {s.name!r} (width {s.width}): recompute them on this model")
         R, energy = uncentered_pca(stats[s.name], s.group, centered) if rotate else (None, stats[s.name].sq_sum.double().cpu())
         blocks = s.group.blocks
-        keep = select_dims(energy.sqrt(), blocks, fraction=None if ratio is None else dim_fraction(ratio, s.kind),
-                           threshold=threshold, rule=rule, min_keep=min_keep)
+        frac = amount if params is None else dim_fraction(params, s.kind)
+        keep = select_dims(energy.sqrt(), blocks, fraction=frac, threshold=threshold, rule=rule, min_keep=min_keep)
         off = s.group.offsets
         per = [int(((keep >= a) & (keep < b)).sum()) for a, b in zip(off, off[1:])]
         if s.kind == 'heads' and len(set(per)) > 1:  # uniform value head size: the largest count any head asked for
@@ -249,19 +249,20 @@ def cob_prune(model:nn.Module, # the model, pruned in place
             keep = torch.cat([a + imp[a:b].argsort(descending=True, stable=True)[:k] for a, b in zip(off, off[1:])]).sort().values
             per = [k] * len(blocks)
         plan.append((s, R, keep))
-        rows.append({'site': s.name, 'kind': s.kind, 'group': str(s.group), 'width': s.width, 'kept': len(keep),
+        rows.append({'site': s.name, 'kind': s.kind, 'width_before': s.width, 'width_after': len(keep),
+                     'params_before': site_params(s), 'score': 'energy', 'compensation': None, 'group': str(s.group),
                      'kept per block': '+'.join(map(str, per)) if len(per) <= 4 else f"{len(per)} x {per[0]}" if len(set(per)) == 1 else str(per),
-                     'energy kept': (energy[keep].sum() / energy.sum().clamp(min=1e-300)).item(), 'params before': _site_params(s)})
-    n0 = param_count(model)
-    for s, R, keep in plan:  # nothing above changed the model; from here on nothing raises on valid sites
-        if R is not None: s.rotate(R)
-    for s, R, keep in plan:
-        if len(keep) < s.width: (_value_dims_site(s, attns[s.name]) if s.kind == 'heads' else s).prune(keep)
-        s.stale = True
-    for r, (s, _, _) in zip(rows, plan): r['params after'] = _site_params(s)
-    report = pd.DataFrame(rows)
-    report.attrs.update(params_before=n0, params_after=param_count(model), removed=1 - param_count(model) / n0)
-    return model, report
+                     'energy kept': (energy[keep].sum() / energy.sum().clamp(min=1e-300)).item()})
+    probe = calib[0] if isinstance(calib, (list, tuple)) and calib else None
+    t0 = time.time()
+    with guarded(model, probe):  # nothing above changed the model; a failure below restores it
+        for s, R, keep in plan:
+            if R is not None: s.rotate(R)
+        for s, R, keep in plan:
+            if len(keep) < s.width: (_value_dims_site(s, attns[s.name]) if s.kind == 'heads' else s).prune(keep)
+            s.stale = True
+    for r, (s, _, _) in zip(rows, plan): r.update(params_after=site_params(s), seconds=(time.time() - t0) / len(plan))
+    return model, make_report(rows, n0, param_count(model))
 
 # %% ../nbs/03_pca.ipynb #d6d3fc55
 METHODS = {'CoB': dict(rotate=True), 'no CoB': dict(rotate=False), 'centred PCA': dict(rotate=True, centered=True)}
@@ -277,10 +278,10 @@ def prune_sweep(model:nn.Module, # trained classifier (not modified)
     from rotprune.eval import accuracy
     for m in methods:
         if m not in METHODS: raise ValueError(f"unknown method {m!r}; choose from {list(METHODS)}")
-    stats = site_moments(model, select_sites(model, sites), calib)
+    stats = site_moments(model, cob_sites(model, sites), calib)
     rows = [{'method': 'dense', 'ratio': 0., 'removed': 0., 'accuracy': accuracy(model, x, y)}]
     for m, r in tqdm([(m, r) for m in methods for r in ratios], desc='prune sweep', disable=not progress, leave=False):
-        pm, rep = cob_prune(copy.deepcopy(model), None, ratio=r, sites=sites, stats=stats, **METHODS[m])
+        pm, rep = cob_prune(copy.deepcopy(model), None, params=r, sites=sites, stats=stats, **METHODS[m])
         rows.append({'method': m, 'ratio': r, 'removed': rep.attrs['removed'], 'accuracy': accuracy(pm, x, y)})
     return pd.DataFrame(rows)
 
@@ -310,7 +311,7 @@ def threshold_sweep(model:nn.Module, # trained classifier (not modified)
     from tqdm.auto import tqdm
     from rotprune.eval import accuracy
     from rotprune.tsra import train_classifier
-    stats = site_moments(model, select_sites(model, sites), calib)
+    stats = site_moments(model, cob_sites(model, sites), calib)
     rows = []
     for m, t in tqdm([(m, t) for m in methods for t in thresholds], desc='threshold sweep', disable=not progress, leave=False):
         pm, rep = cob_prune(copy.deepcopy(model), None, threshold=t, rule=rule, sites=sites, stats=stats, **METHODS[m])
@@ -332,7 +333,7 @@ def demo(n_texts:int=32, ratio:float=0.7) -> list[dict]:
     ev = text_batches(tok, [p.text for p in pydoc_passages('eval')[:n_texts]], batch_size=16)
     ref = embeddings(model, ev)
     st_ = site_moments(model, find_sites(model, kinds=('heads',)), cal)
-    fid = {r: embedding_fidelity(ref, embeddings(cob_prune(copy.deepcopy(model), None, ratio=.5, sites='heads', stats=st_,
+    fid = {r: embedding_fidelity(ref, embeddings(cob_prune(copy.deepcopy(model), None, params=.5, sites='heads', stats=st_,
                                                            rotate=r)[0], ev)) for r in (True, False)}
     vgg, data = quick_tsra_vgg(progress=False)
     vcal = list(data['train'][0][:128].split(64))

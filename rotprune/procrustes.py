@@ -4,18 +4,20 @@
 
 # %% ../nbs/04_procrustes.ipynb #e6dcc0ab
 from __future__ import annotations
-import math
+import math, time
 import torch
 from torch import nn
-from tqdm.auto import tqdm
-from .core import (Moments, Tap, collect_moments, check_batch, run_batch, in_features, out_features,
-                           weight_matrix, set_weight_matrix, add_to_bias)
-from .invariance import Site, find_sites, _arch
-from .eval import model_output
+from .core import Moments, Tap, collect_moments, in_features, weight_matrix, set_weight_matrix, add_to_bias
+from .invariance import Site, find_sites
+from .arch import get_adapter
+from .layerwise import layerwise, Truncated
+from .select import (select_sites, keep_count, validate_amount, validate_calib, unit_scores, IMPORTANCE,
+                             make_report, site_params, guarded)
+from .eval import param_count
 
 # %% auto #0
 __all__ = ['COMPENSATIONS', 'SCORES', 'procrustes', 'procrustes_gram', 'compensation', 'reconstruction_error', 'column_scores',
-           'rcpu_stats', 'rcpu_prune', 'demo']
+           'site_unit_scores', 'rcpu_stats', 'rcpu_prune', 'demo']
 
 # %% ../nbs/04_procrustes.ipynb #5372d822
 def _polar(M:torch.Tensor, rtol:float|None=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,90 +113,35 @@ def reconstruction_error(W:torch.Tensor, # the dense weight (d_out, d_in)
     return (num.clamp(min=0) / torch.trace(W @ H @ W.T)).sqrt().item()
 
 # %% ../nbs/04_procrustes.ipynb #2f10e932
-SCORES = ('variance', 'wanda-sp', 'flap', 'magnitude', 'random')
+SCORES = ('variance', 'wanda-sp', 'flap', 'magnitude', 'random')  # the registry's scores this chapter compares
 
 def column_scores(W:torch.Tensor, # the layer's weight (d_out, d_in)
                   m:Moments|None, # streamed statistics of its inputs (not needed for magnitude, random)
-                  score:str='variance', # one of `SCORES`
+                  score:str='variance', # a score in `rotprune.select.IMPORTANCE`
                   generator:torch.Generator|None=None, # for 'random'
                  ) -> torch.Tensor:
-    "Importance of each input column of a linear layer (higher = keep), in float64."
-    if score not in SCORES: raise ValueError(f"score must be one of {SCORES}, not {score!r}")
-    W = W.detach().to(torch.float64).cpu()
-    if score == 'random': return torch.rand(W.shape[1], generator=generator, dtype=torch.float64)
-    if score == 'magnitude': return W.norm(dim=0)
-    if m is None or m.count == 0: raise ValueError(f"score {score!r} needs calibration statistics")
-    n, mu, sq = m.count, m.mean.cpu(), m.sq_sum.cpu()
-    norm = sq.sqrt()
-    if score == 'wanda-sp': return W.abs().sum(0) * norm
-    if score == 'variance': return W.norm(dim=0) * norm * (sq / n - mu ** 2).clamp(min=0)
-    return W.pow(2).sum(0) * ((sq - n * mu ** 2) / max(n - 1, 1)).clamp(min=0)  # flap
+    "Importance of each input column of a linear layer (higher = keep), in float64: `rotprune.select.unit_scores`."
+    return unit_scores(score, W, m, generator)
 
 # %% ../nbs/04_procrustes.ipynb #54733a13
-class _Stop(Exception): pass
-
-def _blocks(model:nn.Module) -> nn.ModuleList:
-    arch = _arch(model)
-    base = getattr(model, 'base_model', model)
-    if arch == 'bert': return base.encoder.layer
-    if arch == 'gpt2': return base.h
-    if arch == 'llama': return base.layers
-    raise ValueError(f"rcpu_prune supports BERT, GPT-2 and Llama-family transformers, not {type(model).__name__}")
-
-def _no_cache(v):
-    from transformers.cache_utils import Cache
-    return None if isinstance(v, Cache) else v
-
-def _block_inputs(model:nn.Module, calib:list) -> list:
-    "One dense pass over `calib`: per batch [first block's hidden states, other args, kwargs, attention mask]; raises if the dense model overflows."
-    got, out = [], []
-    def hook(mod, args, kwargs): got.append((args, kwargs))
-    h = _blocks(model)[0].register_forward_pre_hook(hook, with_kwargs=True)
-    try:
-        with torch.no_grad():
-            for i, b in enumerate(calib):
-                mask = check_batch(b, i)
-                if not torch.isfinite(model_output(run_batch(model, b))).all():
-                    raise ValueError(f"the dense model gives NaN or inf on calibration batch {i}; nothing was pruned")
-                args, kw = got.pop()
-                kw = {k: _no_cache(v) for k, v in kw.items()}
-                if 'use_cache' in kw: kw['use_cache'] = False
-                out.append([args[0], tuple(_no_cache(a) for a in args[1:]), kw, mask])
-    finally: h.remove()
-    return out
-
-class _BlockRunner(nn.Module):
-    "Runs one block on cached inputs, so that `collect_moments` can observe it (batch: hidden states, mask, index)."
-    def __init__(self, block, inputs): super().__init__(); self.block, self.inputs = block, inputs; self.eval()
-    def forward(self, hidden_states, batch_index, attention_mask=None):
-        _, args, kw, _ = self.inputs[int(batch_index)]
-        out = self.block(hidden_states, *args, **kw)
-        return out[0] if isinstance(out, tuple) else out
-
-def _runner_batches(inputs):
-    return [{'hidden_states': h, 'batch_index': torch.tensor(i)} | ({'attention_mask': m} if m is not None else {})
-            for i, (h, _, _, m) in enumerate(inputs)]
-
-@torch.no_grad()
-def _propagate(block, inputs):
-    r = _BlockRunner(block, inputs)
-    for b, inp in zip(_runner_batches(inputs), inputs): inp[0] = r(b['hidden_states'], b['batch_index'])
-
-# %% ../nbs/04_procrustes.ipynb #bf9baa3a
 def _consumer(site:Site) -> nn.Module:
     mods = {id(p.module): p.module for p in site.consumers}
     if len(mods) != 1: raise ValueError(f"site {site.name!r} has {len(mods)} consumer modules; rcpu_prune needs one")
     return next(iter(mods.values()))
 
-def _n_drop(ratio:float, n_units:int) -> int: return min(n_units - 1, math.floor(ratio * n_units + 0.5))
-
-def _site_keep(site:Site, col:torch.Tensor, ratio:float) -> tuple[torch.Tensor, torch.Tensor]:
-    "The kept site coordinates (whole units) and the kept consumer columns, from column scores."
+def site_unit_scores(site:Site, # an 'mlp' or 'heads' site
+                     col:torch.Tensor, # scores of the consumer's input columns
+                    ) -> torch.Tensor:
+    "Scores of the site's prunable units (neurons, key/value heads) from the consumer's column scores."
     n, u = site.width, site.prune_unit
     coord = sum(col[p.positions(n)] for p in site.consumers)  # a GQA coordinate is read by several query heads
-    unit = coord.view(n // u, u).sum(1)
-    n_keep = n // u - _n_drop(ratio, n // u)
-    kept_units = torch.sort(unit, descending=True, stable=True).indices[:n_keep].sort().values
+    return coord.view(n // u, u).sum(1)
+
+def _site_keep(site:Site, col:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
+    "The kept site coordinates (whole units) and the kept consumer columns, from column scores."
+    n, u = site.width, site.prune_unit
+    unit = site_unit_scores(site, col)
+    kept_units = torch.sort(unit, descending=True, stable=True).indices[:keep_count(n // u, amount)].sort().values
     keep = (kept_units[:, None] * u + torch.arange(u)).flatten()
     cols = torch.cat([p.positions(n)[keep] for p in site.consumers]).sort().values
     return keep, cols
@@ -202,78 +149,63 @@ def _site_keep(site:Site, col:torch.Tensor, ratio:float) -> tuple[torch.Tensor, 
 def _layer_of(site:Site) -> int: return int(site.name.split('.')[0][len('layer'):])
 
 # %% ../nbs/04_procrustes.ipynb #4a8ca511
-def _prune_site(site:Site, m:Moments|None, ratio:float, score:str, compensate:str|None, damp:float,
-                generator:torch.Generator, log:list|None):
-    cons = _consumer(site)
-    W = weight_matrix(cons)
-    keep, cols = _site_keep(site, column_scores(W, m, score, generator), ratio)
+def _prune_site(site:Site, m:Moments|None, amount:float, score:str, compensate:str|None, damp:float,
+                generator:torch.Generator) -> dict:
+    t0, cons = time.time(), _consumer(site)
+    W, p0, w0 = weight_matrix(cons), site_params(site), site.width
+    keep, cols = _site_keep(site, column_scores(W, m, score, generator), amount)
     new, b = compensation(W, m, cols, compensate, damp) if compensate is not None else (W[:, cols], None)
-    if log is not None:
-        row = {'site': site.name, 'kept': len(keep), 'of': site.width}
-        if m is not None:
-            row['calib error before'] = reconstruction_error(W, W[:, cols], cols, m)
-            row['calib error'] = reconstruction_error(W, new, cols, m, b)
-        log.append(row)
+    row = {'site': site.name, 'kind': site.kind, 'width_before': w0, 'width_after': len(keep), 'score': score,
+           'compensation': compensate}
+    if m is not None:
+        row['calib error before'] = reconstruction_error(W, W[:, cols], cols, m)
+        row['calib error'] = reconstruction_error(W, new, cols, m, b)
     site.prune(keep)
     if compensate is not None: set_weight_matrix(cons, new)
     if b is not None: add_to_bias(cons, b)
+    return row | {'params_before': p0, 'params_after': site_params(site), 'seconds': time.time() - t0}
 
 def _site_taps(sites) -> tuple[dict, dict]:
     return ({s.name: [Tap(_consumer(s), 'input')] for s in sites}, {s.name: in_features(_consumer(s)) for s in sites})
 
-class _Truncated(nn.Module):
-    "Runs a model, stopping after block `last` (a hook raises `_Stop`)."
-    def __init__(self, model, last): super().__init__(); self.model, self.last = model, last; self.train(model.training)
-    def forward(self, *args, **kw):
-        blocks = _blocks(self.model)
-        h = None
-        if self.last + 1 < len(blocks):
-            def stop(mod, a): raise _Stop
-            h = blocks[self.last + 1].register_forward_pre_hook(stop)
-        try: return self.model(*args, **kw)
-        except _Stop: return None
-        finally:
-            if h is not None: h.remove()
+def _rcpu_sites(model, sites) -> list:
+    found = select_sites(model, sites)
+    bad = sorted({s.kind for s in found} - {'mlp', 'heads'})
+    if bad: raise ValueError(f"sites must be MLP neuron ('mlp') or head ('heads') sites; rcpu_prune cannot prune {bad}")
+    for s in found: _consumer(s)
+    return found
 
-def rcpu_stats(model:nn.Module, # an HF BERT, GPT-2 or Llama-family model (not modified)
+def rcpu_stats(model:nn.Module, # a transformer of a family in `rotprune.arch` (not modified)
                calib, # calibration batches
-               sites=('mlp', 'heads'), # site kinds to observe
+               sites=('mlp', 'heads'), # sites to observe (kinds, names or `Site`s)
                max_layer:int|None=None, # observe only layers <= max_layer (the forward pass stops there)
                progress:bool=False,
               ) -> dict:
     "One streaming pass: float64 `Moments` of the input of every site's consumer (`o_proj`, `down_proj`), by site name."
-    sites = (sites,) if isinstance(sites, str) else tuple(sites)
-    _blocks(model)
-    found = [s for s in find_sites(model, kinds=sites) if max_layer is None or _layer_of(s) <= max_layer]
+    get_adapter(model).blocks()
+    found = [s for s in _rcpu_sites(model, sites) if max_layer is None or _layer_of(s) <= max_layer]
     if not found: raise ValueError(f"no {sites} sites found in {type(model).__name__}")
-    runner = model if max_layer is None else _Truncated(model, max_layer)
+    runner = model if max_layer is None else Truncated(model, max_layer)
     return collect_moments(runner, calib, *_site_taps(found), progress=progress)
 
-def _validate(model, calib, ratio, sites, score, compensate, compensate_at, stats):
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not (0 <= ratio < 1):
-        raise ValueError(f"ratio must be a number in [0, 1), got {ratio!r}")
-    if score not in SCORES: raise ValueError(f"score must be one of {SCORES}, not {score!r}")
+def _validate(model, calib, amount, sites, score, compensate, compensate_at, stats):
+    for a in (amount.values() if isinstance(amount, dict) else [amount]): validate_amount(a)
+    if score not in IMPORTANCE: raise ValueError(f"unknown score {score!r}; registered: {sorted(IMPORTANCE)}")
     if compensate not in COMPENSATIONS: raise ValueError(f"compensate must be one of {COMPENSATIONS}, not {compensate!r}")
-    sites = (sites,) if isinstance(sites, str) else tuple(sites)
-    if not sites or not set(sites) <= {'mlp', 'heads'}:
-        raise ValueError(f"sites must be a non-empty subset of ('mlp', 'heads'), got {sites!r}")
-    compensate_at = sites if compensate_at is None else ((compensate_at,) if isinstance(compensate_at, str) else tuple(compensate_at))
-    if not set(compensate_at) <= set(sites): raise ValueError(f"compensate_at {compensate_at!r} must be among the pruned sites {sites!r}")
-    _blocks(model)  # raises on an unsupported architecture
-    found = find_sites(model, kinds=sites)
-    if not found: raise ValueError(f"no {sites} sites found in {type(model).__name__}")
-    for s in found: _consumer(s)
+    get_adapter(model).blocks()  # raises on an unsupported architecture
+    found = _rcpu_sites(model, sites)
+    if isinstance(amount, dict) and set(amount) - {s.name for s in found}:
+        raise ValueError(f"amount names sites that are not pruned: {sorted(set(amount) - {s.name for s in found})[:4]}")
+    kinds = {s.kind for s in found}
+    compensate_at = kinds if compensate_at is None else ({compensate_at} if isinstance(compensate_at, str) else set(compensate_at))
+    if not compensate_at <= kinds: raise ValueError(f"compensate_at {sorted(compensate_at)} must be among the pruned site kinds {sorted(kinds)}")
     if stats is not None:
         for s in found:
             st = stats.get(s.name)
             if st is None or st.width != in_features(_consumer(s)) or st.count == 0:
                 raise ValueError(f"stats do not match the model at site {s.name!r} (collect them with rcpu_stats on this model)")
-        return found, None, sites, compensate_at
-    if calib is None: raise ValueError("calibration data is required (or precomputed stats)")
-    calib = list(calib)
-    if not calib: raise ValueError("empty calibration set: `calib` yielded no batches")
-    for i, b in enumerate(calib): check_batch(b, i)
-    return found, calib, sites, compensate_at
+        return found, None, compensate_at
+    return found, validate_calib(calib), compensate_at
 
 # %% ../nbs/04_procrustes.ipynb #7cfd0f3b
 def _check_greedy(model:nn.Module):
@@ -283,46 +215,44 @@ def _check_greedy(model:nn.Module):
         raise NotImplementedError(f"greedy rcpu_prune replays the first block's attention mask in every block, but this "
                                   f"model mixes layer types {sorted(set(lt))} (sliding-window layers): use greedy=False")
 
-def rcpu_prune(model:nn.Module, # an HF BERT, GPT-2 or Llama-family model (changed in place)
+def rcpu_prune(model:nn.Module, # a transformer of a family in `rotprune.arch` (changed in place)
                calib, # calibration batches (tokenizer dicts); never the evaluation text
-               ratio:float, # fraction of MLP neurons and of heads (key/value groups) to remove per layer, in [0, 1)
-               sites=('mlp', 'heads'), # which site kinds to prune
-               score:str='variance', # column score, one of `SCORES`
+               amount:float|dict, # fraction of MLP neurons and of heads (key/value groups) to remove per site, in [0, 1) (or {site name: fraction})
+               sites=('mlp', 'heads'), # which sites to prune (kinds, names or `Site`s; see `select_sites`)
+               score:str='variance', # column score, a name in `rotprune.select.IMPORTANCE`
                compensate:str|None='rotation', # one of `COMPENSATIONS`
                compensate_at=None, # site kinds whose consumer is compensated (default: all pruned kinds)
                greedy:bool=True, # statistics of each site from the model pruned upstream of it
                stats:dict|None=None, # precomputed `rcpu_stats` of the dense model: one-shot, no calibration pass
                damp:float=0.01, # ridge damping of 'lstsq' (times the mean diagonal of H_KK)
                seed:int=0, # for score='random'
-               log:list|None=None, # if given, one dict per pruned site is appended (kept units, calibration error)
                progress:bool=False, # show a progress bar over layers
-              ) -> nn.Module:
-    "Structured pruning of MLP neurons and attention heads with RCPU scores and Procrustes (or baseline) compensation."
-    found, calib, sites, compensate_at = _validate(model, calib, ratio, sites, score, compensate, compensate_at, stats)
-    gen = torch.Generator().manual_seed(seed)
+              ) -> tuple[nn.Module, 'pd.DataFrame']:
+    "Structured pruning of MLP neurons and attention heads with RCPU scores and Procrustes (or baseline) compensation; returns (model, report)."
+    found, calib, compensate_at = _validate(model, calib, amount, sites, score, compensate, compensate_at, stats)
+    gen, n0, rows = torch.Generator().manual_seed(seed), param_count(model), []
     comp = lambda s: compensate if s.kind in compensate_at else None
     needs = lambda s: score not in ('random', 'magnitude') or comp(s) is not None
     order = sorted(found, key=lambda s: (_layer_of(s), s.kind != 'heads'))  # forward order: heads, then MLP
+    amt = (lambda s: amount.get(s.name, 0.)) if isinstance(amount, dict) else (lambda s: amount)
+    if all(amt(s) == 0 for s in order): return model, make_report([], n0, n0)
+    one_shot = not any(needs(s) for s in order) or stats is not None or not greedy
+    if not one_shot: _check_greedy(model)  # before the first change; layerwise checks the dense outputs
     was = model.training; model.eval()
     try:
-        if not any(needs(s) for s in order) or stats is not None or not greedy:
-            if stats is None and any(needs(s) for s in order):
-                stats = collect_moments(model, calib, *_site_taps([s for s in order if needs(s)]), progress=progress)
-            for s in order: _prune_site(s, (stats or {}).get(s.name) if needs(s) else None, ratio, score, comp(s), damp, gen, log)
-        else:
-            _check_greedy(model)  # before the first change; _block_inputs checks the dense outputs
-            inputs, blocks = _block_inputs(model, calib), _blocks(model)
-            last = max(_layer_of(s) for s in order if needs(s))
-            for li in tqdm(range(last + 1), desc='rcpu layers', disable=not progress, leave=False):
-                runner = _BlockRunner(blocks[li], inputs)
-                for s in [s for s in order if _layer_of(s) == li]:
-                    m = collect_moments(runner, _runner_batches(inputs), *_site_taps([s]))[s.name] if needs(s) else None
-                    _prune_site(s, m, ratio, score, comp(s), damp, gen, log)
-                if li < last: _propagate(blocks[li], inputs)
-            for s in order:  # layers after the last site that needs statistics
-                if not s.stale: _prune_site(s, None, ratio, score, None, damp, gen, log)
+        with guarded(model, (calib or [None])[0]):
+            if one_shot:
+                if stats is None and any(needs(s) for s in order):
+                    stats = collect_moments(model, calib, *_site_taps([s for s in order if needs(s)]), progress=progress)
+                rows = [_prune_site(s, (stats or {}).get(s.name) if needs(s) else None, amt(s), score, comp(s), damp, gen) for s in order]
+            else:
+                for step in layerwise(model, calib, last=max(_layer_of(s) for s in order if needs(s)), progress=progress):
+                    for s in [s for s in order if _layer_of(s) == step.index]:
+                        m = step.moments(*_site_taps([s]))[s.name] if needs(s) else None
+                        rows.append(_prune_site(s, m, amt(s), score, comp(s), damp, gen))
+                rows += [_prune_site(s, None, amt(s), score, None, damp, gen) for s in order if not s.stale]
     finally: model.train(was)
-    return model
+    return model, make_report(rows, n0, param_count(model))
 
 # %% ../nbs/04_procrustes.ipynb #55b9f802
 def demo(n_calib:int=64, n_eval:int=32, ratio:float=0.2) -> list[dict]:
@@ -337,7 +267,7 @@ def demo(n_calib:int=64, n_eval:int=32, ratio:float=0.2) -> list[dict]:
     stats, rows = rcpu_stats(model, calib), []
     for what, kw in (('Wanda-sp, no compensation', dict(score='wanda-sp', compensate=None)),
                      ('RCPU score + rotation', dict(score='variance', compensate='rotation'))):
-        m = rcpu_prune(copy.deepcopy(model), None, ratio, stats=stats, **kw)
+        m, _ = rcpu_prune(copy.deepcopy(model), None, ratio, stats=stats, **kw)
         rows.append({'concept': '4 Procrustes (RCPU)', 'what': f'{ratio:.0%} of MLP neurons and heads, {what}',
                      'result': f"embedding cosine {embedding_fidelity(ref, embeddings(m, ev)):.3f}, "
                                f"params {n0 / 1e6:.1f}M -> {param_count(m) / 1e6:.1f}M"})
