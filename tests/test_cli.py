@@ -44,3 +44,28 @@ def test_demo_concept1():
     r = run('demo', '--only', 'rotprune.invariance')
     assert r.returncode == 0, r.stderr
     assert '1 invariance' in r.stdout and 'embedding cosine 1.0000000' in r.stdout
+
+
+def test_prune_eval_pocket_llama(tmp_path):
+    out = tmp_path / 'pruned'
+    r = run('prune', 'pocket-llama', '--recipe', 'rcpu', '--amount', '0.3', '--n-calib', '32', '--out', str(out), '--quiet')
+    assert r.returncode == 0, r.stderr
+    assert 'removed' in r.stdout and (out / 'config.json').exists() and (out / 'rotprune.json').exists()
+    r = run('eval', str(out), '--n-eval', '8')
+    assert r.returncode == 0, r.stderr
+    assert 'perplexity (pydoc eval)' in r.stdout and 'speed-up at batch 32' in r.stdout
+
+
+def test_prune_refuses_cleanly(tmp_path):
+    for args, msg in [(('prune', 'tiny-opt', '--out', str(tmp_path / 'a')), 'unknown tiny model'),
+                      (('prune', 'tiny-llama', '--recipe', 'nope', '--out', str(tmp_path / 'b')), 'unknown recipe'),
+                      (('prune', 'tiny-llama', '--amount', '1.5', '--out', str(tmp_path / 'c')), 'amount must be'),
+                      (('eval', str(tmp_path / 'missing')), 'error')]:
+        r = run(*args)
+        assert r.returncode == 1 and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
+        assert r.stderr.strip().count('\n') == 0, r.stderr
+
+
+def test_recipes():
+    r = run('recipes')
+    assert r.returncode == 0 and 'denoise-sparsegpt' in r.stdout and 'slicegpt' in r.stdout
