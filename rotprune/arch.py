@@ -8,13 +8,16 @@ import copy
 import torch
 from torch import nn
 from transformers.pytorch_utils import Conv1D
+from transformers.cache_utils import EncoderDecoderCache
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.models.gpt2.modeling_gpt2 import GPT2Attention, eager_attention_forward
 from .core import out_features, in_features, Tap
 from .invariance import Group, Port, Site, RMSNorm
+from dataclasses import dataclass
+from typing import Callable
 
 # %% auto #0
-__all__ = ['ADAPTERS', 'UnsupportedModelError', 'register_adapter', 'get_adapter', 'Adapter', 'SequentialAdapter', 'BertAdapter',
-           'GPT2Adapter', 'LlamaAdapter', 'describe', 'layer_shapes', 'config_mismatches', 'sync_config',
-           'config_describes_weights']
+__all__ = ['ADAPTERS', 'QK_OPT_IN', 'UnsupportedModelError', 'register_adapter', 'get_adapter', 'Adapter', 'SequentialAdapter', 'BertAdapter', 'GPT2Adapter', 'GPT2QKSlimAttention', 'set_qk_head_dim', 'QKSite', 'LlamaAdapter', 'describe', 'layer_shapes', 'config_mismatches', 'sync_config', 'config_describes_weights', 'BertValueSlimSelfAttention', 'set_value_head_size', 'value_dims_site']
 
 # %% ../nbs/00c_arch.ipynb #bd7dc736
 class UnsupportedModelError(ValueError):
@@ -70,6 +73,8 @@ class Adapter:
         "Every per-layer site, in layer order; pruning any of them brings the config up to date."
         sites = [s for i, b in enumerate(self.blocks()) for s in self.layer_sites(i, b)]
         for s in sites: s.on_prune = _then_sync(s.on_prune, self.model)
+        for s in sites:
+            if isinstance(s, QKSite): s.refresh = lambda name=s.name: next(x for x in self.sites() if x.name == name)  # QKSite: below
         return sites
     def norm_readers(self) -> list: return []  # (norm, parent, attribute, [readers]) along the residual stream
     def writers(self) -> list: return []  # modules writing the residual stream
@@ -116,7 +121,7 @@ class BertAdapter(Adapter):
         enc = getattr(self.base, 'encoder', None)
         if enc is None or not hasattr(enc, 'layer'): self.refuse("no encoder.layer list")
         from transformers.models.bert.modeling_bert import BertSelfAttention
-        slim = lambda a: isinstance(a, BertSelfAttention) and type(a).__name__ == 'BertValueSlimSelfAttention'  # rotprune.pca's
+        slim = lambda a: isinstance(a, BertSelfAttention) and type(a).__name__ == 'BertValueSlimSelfAttention'  # defined below (03_pca exports it here)
         for i, l in enumerate(enc.layer):
             if not (_hf_class(l.attention.self, *self._attn) or slim(l.attention.self)):
                 self.refuse(f"layer {i}: unknown attention {type(l.attention.self).__name__}")
@@ -148,28 +153,35 @@ class BertAdapter(Adapter):
         return {'mlp': s['intermediate_size'], 'heads': s['num_attention_heads'] * layer.attention.self.attention_head_size}
 
 # %% ../nbs/00c_arch.ipynb #0249c0d6
+def _is_qk_slim(a) -> bool:  # GPT2QKSlimAttention, defined below (by name: this page's cells define it too)
+    return isinstance(a, GPT2Attention) and type(a).__name__ == 'GPT2QKSlimAttention'
+
 @register_adapter
 class GPT2Adapter(Adapter):
     family, model_types = 'gpt2', ('gpt2',)
     def check(self):
         if getattr(self.config, 'add_cross_attention', False): self.refuse("cross-attention is not supported")
         for i, b in enumerate(self.base.h):
-            if not (_hf_class(b.attn, 'GPT2Attention') and isinstance(b.attn.c_attn, Conv1D)):
-                self.refuse(f"block {i}: unknown attention {type(b.attn).__name__}")
+            ok = _hf_class(b.attn, 'GPT2Attention') or _is_qk_slim(b.attn)
+            if not (ok and isinstance(b.attn.c_attn, Conv1D)): self.refuse(f"block {i}: unknown attention {type(b.attn).__name__}")
     def blocks(self): return self.base.h
     def layer_sites(self, i, block):
         a, mlp = block.attn, block.mlp
         H, dh = a.num_heads, a.head_dim
-        D = H * dh
+        dqk = getattr(a, 'qk_head_dim', dh)  # per-head query/key width (slimmer after q/k pruning)
+        D, Q = H * dh, H * dqk
+        full = dqk == dh
         return [Site(f'layer{i}.mlp', 'mlp', Group.permutation(out_features(mlp.c_fc)), [Port(mlp.c_fc, 'out')],
                      [Port(mlp.c_proj, 'in')], taps=[Tap(mlp.c_proj, 'input')]),
-                Site(f'layer{i}.heads', 'heads', Group.orthogonal(D, H), [Port(a.c_attn, 'out', _arange(2 * D, D))],
+                Site(f'layer{i}.heads', 'heads', Group.orthogonal(D, H), [Port(a.c_attn, 'out', _arange(2 * Q, D))],
                      [Port(a.c_proj, 'in')], taps=[Tap(a.c_proj, 'input')],
-                     companions=[Port(a.c_attn, 'out', _arange(0, D)), Port(a.c_attn, 'out', _arange(D, D))], prune_unit=dh,
-                     on_prune=_heads_on_prune([(a, 'num_heads', 1), (a, 'split_size', dh), (a, 'embed_dim', dh)], dh)),
-                Site(f'layer{i}.qk', 'qk', Group.orthogonal(D, H),
-                     [Port(a.c_attn, 'out', _arange(0, D)), Port(a.c_attn, 'out', _arange(D, D))], [],
-                     taps=[Tap(a.c_attn, 'output', [_arange(0, D)])], prunable='queries and keys share the head size with values')]
+                     companions=[Port(a.c_attn, 'out', _arange(0, D)), Port(a.c_attn, 'out', _arange(D, D))] if full else [],
+                     prune_unit=dh, on_prune=_heads_on_prune([(a, 'num_heads', 1), (a, 'split_size', dh), (a, 'embed_dim', dh)], dh),
+                     prunable='' if full else 'queries/keys are slimmer than values: prune whole heads before query/key dimensions'),
+                QKSite(f'layer{i}.qk', 'qk', Group.orthogonal(Q, H),
+                       [Port(a.c_attn, 'out', _arange(0, Q)), Port(a.c_attn, 'out', _arange(Q, Q))], [],
+                       taps=[Tap(a.c_attn, 'output', [_arange(0, Q)])], on_prune=lambda keep, a=a, H=H: set_qk_head_dim(a, len(keep) // H),
+                       prunable=QK_OPT_IN)]
     def norm_readers(self):
         base, head = self.base, self.model.get_output_embeddings()
         out = []
@@ -179,9 +191,73 @@ class GPT2Adapter(Adapter):
         base = self.base
         return [base.wte, base.wpe] + [m for b in base.h for m in (b.attn.c_proj, b.mlp.c_proj)]
     def layer_shapes(self, i, block):
-        return {'n_head': block.attn.num_heads, 'n_inner': out_features(block.mlp.c_fc)}
-    def config_fields(self, s): return dict(s)
-    def site_widths(self, block, s): return {'mlp': s['n_inner'], 'heads': s['n_head'] * block.attn.head_dim}
+        a = block.attn
+        dqk = getattr(a, 'qk_head_dim', a.head_dim)
+        return {'n_head': a.num_heads, 'n_inner': out_features(block.mlp.c_fc)} | ({'qk_head_dim': dqk} if dqk != a.head_dim else {})
+    def config_fields(self, s): return {k: s[k] for k in ('n_head', 'n_inner') if k in s}
+    def site_widths(self, block, s):
+        w = {'mlp': s['n_inner'], 'heads': s['n_head'] * block.attn.head_dim}
+        return w | ({'qk': s['n_head'] * s['qk_head_dim']} if 'qk_head_dim' in s else {})
+
+# %% ../nbs/00c_arch.ipynb #qkslim1
+class GPT2QKSlimAttention(GPT2Attention):
+    "GPT-2 self-attention whose per-head query/key width `qk_head_dim` may be smaller than the value width `head_dim` (scale 1/√head_dim kept)."
+    def forward(self, hidden_states, past_key_values=None, attention_mask=None, encoder_hidden_states=None,
+                encoder_attention_mask=None, output_attentions=False, **kwargs):
+        if encoder_hidden_states is not None: raise NotImplementedError("q/k-slim attention does not support cross-attention")
+        H, dqk, dv = self.num_heads, self.qk_head_dim, self.head_dim
+        q, k, v = self.c_attn(hidden_states).split([H * dqk, H * dqk, H * dv], dim=2)
+        shp = hidden_states.shape[:-1]
+        q, k, v = (t.view(*shp, -1, d).transpose(1, 2) for t, d in ((q, dqk), (k, dqk), (v, dv)))  # (B, H, T, d)
+        if past_key_values is not None:
+            cache = past_key_values.self_attention_cache if isinstance(past_key_values, EncoderDecoderCache) else past_key_values
+            k, v = cache.update(k, v, self.layer_idx)
+        if self.config._attn_implementation == 'eager' and self.reorder_and_upcast_attn:
+            o, w = self._upcast_and_reordered_attn(q, k, v, attention_mask)
+        else:
+            fn = ALL_ATTENTION_FUNCTIONS.get_interface(self.config._attn_implementation, eager_attention_forward)
+            o, w = fn(self, q, k, v, attention_mask, dropout=self.attn_dropout.p if self.training else 0., scaling=self.scaling, **kwargs)
+        o = o.reshape(*o.shape[:-2], -1).contiguous()  # (B, T, H*dv)
+        return self.resid_dropout(self.c_proj(o)), w
+
+# %% ../nbs/00c_arch.ipynb #qkslim2
+def set_qk_head_dim(attn:nn.Module, # a GPT2Attention (self-attention)
+                    dqk:int, # the per-head query/key width its `c_attn` weights already have
+                   ) -> nn.Module:
+    "Let a GPT-2 attention read queries and keys of width `dqk` per head (values and the score scale unchanged)."
+    if not isinstance(attn, GPT2Attention) or attn.is_cross_attention:
+        raise NotImplementedError(f"query/key-dimension pruning supports GPT-2 self-attention, not {type(attn).__name__}")
+    H, dh = attn.num_heads, attn.head_dim
+    if not 1 <= dqk <= dh or out_features(attn.c_attn) != H * (2 * dqk + dh):
+        raise ValueError(f"c_attn writes {out_features(attn.c_attn)} features, not {H} heads x (2 x {dqk} + {dh})")
+    attn.__class__, attn.qk_head_dim = GPT2QKSlimAttention, int(dqk)
+    return attn
+
+QK_OPT_IN = ("opt-in: GPT-2 query/key dimensions are pruned only where named (sites='qk', the same number in every "
+             "head; rotprune.projective.qk_prune, projective_prune)")
+
+@dataclass(eq=False, repr=False)
+class QKSite(Site):
+    "A GPT-2 `qk` site: per-head query/key coordinates, pruned one by one with the same count kept in every head."
+    refresh: Callable|None = None  # the layer's qk site as it is now (set by `Adapter.sites`)
+    def prune(self, keep) -> Site:
+        "Keep query/key coordinates `keep` (the same number in each head; `arange(w)`: the first w/H of every head)."
+        k = torch.as_tensor(keep)
+        if k.ndim <= 1 and k.numel() and not (k.is_floating_point() or k.is_complex() or k.dtype == torch.bool):
+            k = k.long().flatten()
+            if torch.equal(k, torch.arange(len(k))) and not self.stale and self.refresh is not None and \
+               any(p.size() != p.n for p in self.producers):  # a shape rebuild after whole heads went (load_pruned): re-read the layer
+                return self.refresh().prune(k)
+            H, d = len(self.group.blocks), self.group.blocks[0]
+            if len(k) < self.width and len(k) % H == 0 and torch.equal(k, torch.arange(len(k))):  # a shape rebuild (load_pruned)
+                k = torch.cat([h * d + torch.arange(len(k) // H) for h in range(H)])
+            counts = torch.bincount(k.clamp(0, self.width - 1) // d, minlength=H)
+            if (counts != counts[0]).any():
+                raise ValueError(f"site {self.name!r}: keep must hold the same number of query/key coordinates in every head, "
+                                 f"got {counts.tolist()}")
+        reason, self.prunable = self.prunable, ''  # opt-in (QK_OPT_IN): named, it prunes
+        try: return Site.prune(self, k)
+        finally: self.prunable = reason
 
 # %% ../nbs/00c_arch.ipynb #ff0a4f51
 def _rope_fraction(cfg) -> float:
@@ -224,7 +300,8 @@ class LlamaAdapter(Adapter):
         if not (hasattr(a, 'q_norm') or hasattr(a, 'k_norm')):  # Qwen3: per-head norms on q, k break the symmetry
             sites.append(Site(f'layer{i}.qk', 'qk', Group.rope(n_kv * dh, n_kv),
                               [Port(a.k_proj, 'out')] + [Port(a.q_proj, 'out', ix) for ix in rep], [],
-                              taps=[Tap(a.k_proj, 'output')], prunable='queries and keys share the head size with values'))
+                              taps=[Tap(a.k_proj, 'output')], prunable='query/key-dimension pruning is implemented for GPT-2 only '
+                              '(a RoPE head would lose whole rotary planes, shared by the query heads of a key/value head)'))
         return sites
     def norm_readers(self):
         base, head = self.base, self.model.get_output_embeddings()
@@ -280,6 +357,12 @@ def _shape_mismatches(model, config=None) -> list[str]:
     except (ValueError, TypeError, ZeroDivisionError) as e:  # the config class refuses these shapes (a head count that does not divide)
         return [f"config cannot describe the weights: {e}"]
 
+def _validates(cfg) -> bool:
+    "Would transformers save `cfg`? (Its strict checks, e.g. hidden size a multiple of the heads, run only at save time.)"
+    try: cfg.validate() if hasattr(cfg, 'validate') else None
+    except Exception: return False  # transformers raises its own StrictDataclassClassValidationError
+    return True
+
 def sync_config(model:nn.Module) -> dict:
     "Make `model.config` describe the weights (in place); returns what was recorded in `config.rotprune`."
     ad = get_adapter(model)
@@ -291,7 +374,7 @@ def sync_config(model:nn.Module) -> dict:
     if all(p == per[0] for p in per): fields |= ad.config_fields(per[0])
     trial = copy.deepcopy(cfg)
     for k, v in fields.items(): setattr(trial, k, v)
-    if not _shape_mismatches(model, trial):  # the standard fields can say it: plain from_pretrained rebuilds it
+    if not _shape_mismatches(model, trial) and _validates(trial):  # the standard fields can say it: plain from_pretrained rebuilds it
         for k, v in fields.items(): setattr(cfg, k, v)
         info.pop('layers', None)
     else: info['layers'] = per  # the config keeps the dense architecture; the per-layer shapes say how it was pruned
@@ -311,3 +394,54 @@ def config_describes_weights(model:nn.Module) -> bool:
     info = getattr(model.config, 'rotprune', None) or {}
     if info.get('layers'): return info['layers'] == layer_shapes(model)
     return not _shape_mismatches(model)
+
+# %% ../nbs/03_pca.ipynb #5bb1f7c2
+import dataclasses
+from transformers.models.bert.modeling_bert import BertSelfAttention
+
+
+# %% ../nbs/03_pca.ipynb #8cf136e8
+class BertValueSlimSelfAttention(BertSelfAttention):
+    "BERT self-attention whose value heads have their own size, `value_head_size` (queries/keys keep theirs)."
+    def forward(self, hidden_states, attention_mask=None, past_key_values=None, **kwargs):
+        if past_key_values is not None: raise NotImplementedError("value-slim attention does not support a KV cache")
+        shp = hidden_states.shape[:-1]
+        q = self.query(hidden_states).view(*shp, -1, self.attention_head_size).transpose(1, 2)  # (B, H, T, dqk)
+        k = self.key(hidden_states).view(*shp, -1, self.attention_head_size).transpose(1, 2)  # (B, H, T, dqk)
+        v = self.value(hidden_states).view(*shp, -1, self.value_head_size).transpose(1, 2)  # (B, H, T, dv)
+        s = q @ k.transpose(-1, -2) * self.attention_head_size ** -0.5  # (B, H, T, T)
+        if attention_mask is not None:
+            s = s.masked_fill(~attention_mask, float('-inf')) if attention_mask.dtype == torch.bool else s + attention_mask
+        p = nn.functional.dropout(s.softmax(-1), p=self.dropout.p if self.training else 0.)
+        return (p @ v).transpose(1, 2).reshape(*shp, -1), p  # (B, T, H*dv)
+
+def set_value_head_size(attn:nn.Module, # a BertSelfAttention
+                        dv:int) -> nn.Module:
+    "Let `attn` read values with head size `dv` (its weights must already have that shape)."
+    if not isinstance(attn, BertSelfAttention):
+        raise NotImplementedError(f"value-dimension pruning supports BERT self-attention, not {type(attn).__name__}")
+    attn.__class__ = BertValueSlimSelfAttention
+    attn.value_head_size = int(dv)
+    return attn
+
+def _value_attention(model:nn.Module, site:Site) -> nn.Module:
+    "The BERT self-attention whose value projection writes `site` (raises for other architectures)."
+    v = site.producers[0].module
+    for m in model.modules():
+        if isinstance(m, BertSelfAttention) and m.value is v: return m
+    raise NotImplementedError(f"site {site.name!r}: pruning value dimensions is implemented for BERT self-attention only "
+                              "(use Site.prune to remove whole heads elsewhere)")
+
+def _is_bert_value(model:nn.Module, site:Site) -> bool:
+    try: _value_attention(model, site); return True
+    except NotImplementedError: return False
+
+def _value_dims_site(site:Site, attn:nn.Module) -> Site:
+    "The heads site seen as value dimensions: prunable coordinate by coordinate, queries/keys untouched."
+    H = len(site.group.blocks)
+    return dataclasses.replace(site, prune_unit=1, companions=[],
+                               on_prune=lambda keep: set_value_head_size(attn, len(keep) // H))
+
+def value_dims_site(model:nn.Module, site:Site) -> Site:
+    "A BERT heads site seen as value dimensions (prunable one coordinate at a time; queries and keys untouched)."
+    return _value_dims_site(site, _value_attention(model, site))

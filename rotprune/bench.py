@@ -16,8 +16,7 @@ from tqdm.auto import tqdm
 from .eval import accuracy
 
 # %% auto #0
-__all__ = ['cache_dir', 'lr_schedule', 'random_crop_flip', 'train_classifier', 'training_curves', 'plot_sweep', 'table',
-           'frontier']
+__all__ = ['cache_dir', 'lr_schedule', 'random_crop_flip', 'train_classifier', 'training_curves', 'plot_sweep', 'table', 'frontier', 'METHODS', 'prune_sweep', 'reliable_frontier', 'threshold_sweep', 'COMP_NAMES', 'merge_moments', 'cumulative_stats', 'query_doc_split', 'retrieval_scores', 'oneshot_eval', 'method_sweep', 'layer_errors', 'benchmark_selection', 'digits_mlp', 'gram_pass', 'peak_rss', 'pocket_gram_memory']
 
 # %% ../nbs/00f_bench.ipynb #cbb0bdf1
 def cache_dir() -> Path:
@@ -194,3 +193,292 @@ def frontier(df:pd.DataFrame, # one row per measurement
     for i in order:
         if sy * d[y].iloc[i] > best: keep.append(i); best = sy * d[y].iloc[i]
     return d.iloc[keep].sort_values(x, kind='stable')
+
+# %% ../nbs/03_pca.ipynb #007836cc
+from .invariance import site_moments
+from .pca import cob_sites, cob_prune
+
+
+# %% ../nbs/03_pca.ipynb #d6d3fc55
+METHODS = {'CoB': dict(rotate=True), 'no CoB': dict(rotate=False), 'centred PCA': dict(rotate=True, centered=True)}
+
+def prune_sweep(model:nn.Module, # trained classifier (not modified)
+                calib, # calibration batches
+                x:torch.Tensor, y:torch.Tensor, # evaluation data
+                ratios=(.1, .2, .3, .4, .5, .6, .7, .8, .9, .95), # fractions of parameters to remove per site
+                methods=('CoB', 'no CoB', 'centred PCA'), # keys of METHODS
+                sites=None, progress:bool=True) -> pd.DataFrame:
+    "Accuracy after fixed-ratio pruning (no fine-tuning) for each method and ratio; one calibration pass."
+    from tqdm.auto import tqdm
+    from rotprune.eval import accuracy
+    for m in methods:
+        if m not in METHODS: raise ValueError(f"unknown method {m!r}; choose from {list(METHODS)}")
+    stats = site_moments(model, cob_sites(model, sites), calib)
+    rows = [{'method': 'dense', 'ratio': 0., 'removed': 0., 'accuracy': accuracy(model, x, y)}]
+    for m, r in tqdm([(m, r) for m in methods for r in ratios], desc='prune sweep', disable=not progress, leave=False):
+        pm, rep = cob_prune(copy.deepcopy(model), None, params=r, sites=sites, stats=stats, **METHODS[m])
+        rows.append({'method': m, 'ratio': r, 'removed': rep.attrs['removed'], 'accuracy': accuracy(pm, x, y)})
+    return pd.DataFrame(rows)
+
+def reliable_frontier(sweep:pd.DataFrame, # output of prune_sweep
+                      tol:float=0.05, # allowed accuracy drop (absolute)
+                     ) -> pd.Series:
+    "Per method: the largest fraction removed with it and all smaller swept fractions within `tol` of dense."
+    dense = sweep.loc[sweep.method == 'dense', 'accuracy'].iloc[0]
+    out = {}
+    for m, d in sweep[sweep.method != 'dense'].groupby('method', sort=False):
+        d, front = d.sort_values('removed'), 0.
+        for _, r in d.iterrows():
+            if r.accuracy < dense - tol: break
+            front = r.removed
+        out[m] = front
+    return pd.Series(out, name=f'frontier (within {tol:.0%} of dense)')
+
+def threshold_sweep(model:nn.Module, # trained classifier (not modified)
+                    calib, # calibration batches
+                    data:dict, # {'train', 'val', 'test'}: (x, y); fine-tuning selects on 'val'
+                    thresholds=(.05, .08, .11, .14, .17), # thresholds T
+                    rule:str='max', # threshold rule
+                    methods=('CoB', 'no CoB'),
+                    finetune:dict|None=None, # keyword arguments of rotprune.tsra.train_classifier (None: no fine-tuning)
+                    sites=None, progress:bool=True) -> pd.DataFrame:
+    "Threshold pruning per method and T: fraction removed, accuracy before and after a short fine-tune."
+    from tqdm.auto import tqdm
+    from rotprune.eval import accuracy
+    from rotprune.tsra import train_classifier
+    stats = site_moments(model, cob_sites(model, sites), calib)
+    rows = []
+    for m, t in tqdm([(m, t) for m in methods for t in thresholds], desc='threshold sweep', disable=not progress, leave=False):
+        pm, rep = cob_prune(copy.deepcopy(model), None, threshold=t, rule=rule, sites=sites, stats=stats, **METHODS[m])
+        row = {'method': m, 'T': t, 'removed': rep.attrs['removed'], 'accuracy': accuracy(pm, *data['test'])}
+        if finetune is not None:
+            train_classifier(pm, data, progress=False, **finetune)
+            row['fine-tuned'] = accuracy(pm, *data['test'])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+# %% ../nbs/04_procrustes.ipynb #cc5f78b1
+from .core import Moments, weight_matrix
+from .invariance import find_sites
+from .eval import embeddings, embedding_fidelity, param_count
+from .procrustes import (rcpu_stats, rcpu_prune, compensation, reconstruction_error, column_scores, COMPENSATIONS,
+                                 _consumer, _site_keep)
+
+
+# %% ../nbs/04_procrustes.ipynb #68fd7041
+def merge_moments(a:Moments, # statistics of some samples
+                  b:Moments, # statistics of more samples of the same width
+                 ) -> Moments:
+    "The `Moments` of both sample sets together (the streamed sums added)."
+    if a.width != b.width or (a.gram is None) != (b.gram is None):
+        raise ValueError(f"cannot merge {a} and {b}: widths or Gram matrices differ")
+    out = Moments(a.width, device=a.sum.device, name=a.name, diagonal=a.gram is None)
+    out.count, out.sum, out.abs_sum, out.sq_sum = a.count + b.count, a.sum + b.sum, a.abs_sum + b.abs_sum, a.sq_sum + b.sq_sum
+    out.gram = None if a.gram is None else a.gram + b.gram
+    return out
+
+def cumulative_stats(model:nn.Module, # passed to `rcpu_stats` (not modified)
+                     batches:list, # calibration batches of `batch_size` texts each
+                     sizes, # increasing numbers of texts, multiples of `batch_size`
+                     batch_size:int=16, # texts per batch
+                     max_layer:int|None=None, # passed to `rcpu_stats`
+                    ) -> dict:
+    "`rcpu_stats` of the first n texts for every n in `sizes`, from one pass over the batches: {n: stats}."
+    sizes = list(sizes)
+    if not sizes or any(n % batch_size or n <= lo for lo, n in zip([0] + sizes, sizes)) or sizes[-1] > batch_size * len(batches):
+        raise ValueError(f"sizes must increase, be multiples of {batch_size} and at most {batch_size * len(batches)}, got {sizes}")
+    out, acc = {}, None
+    for lo, hi in zip([0] + sizes, sizes):
+        part = rcpu_stats(model, batches[lo // batch_size:hi // batch_size], max_layer=max_layer)
+        acc = part if acc is None else {k: merge_moments(acc[k], part[k]) for k in acc}
+        out[hi] = acc
+    return out
+
+# %% ../nbs/04_procrustes.ipynb #e58b6e1a
+def query_doc_split(text:str) -> tuple[str, str]:
+    "A passage cut at its middle word: (query, document)."
+    w = text.split()
+    return ' '.join(w[:len(w) // 2]), ' '.join(w[len(w) // 2:])
+
+def retrieval_scores(model:nn.Module, # a sentence encoder (see `rotprune.eval.embeddings`)
+                     batches:list, # n queries, then their n documents, in order
+                     ref:torch.Tensor|None=None, # the dense model's embeddings of the same texts (None: fidelity 1)
+                    ) -> dict:
+    "Fidelity to `ref`, retrieval top-1 and MRR of each query's own document, and parameters (M)."
+    E = embeddings(model, batches)
+    if len(E) % 2: raise ValueError(f"batches must hold n queries then their n documents, got {len(E)} texts")
+    n = len(E) // 2
+    sims = E[:n] @ E[n:].T
+    rank = (sims > sims.diagonal()[:, None]).sum(1) + 1
+    return {'fidelity': embedding_fidelity(ref, E) if ref is not None else 1., 'top-1': (rank == 1).double().mean().item(),
+            'MRR': (1 / rank.double()).mean().item(), 'params (M)': param_count(model) / 1e6}
+
+# %% ../nbs/04_procrustes.ipynb #7b64505a
+def oneshot_eval(model:nn.Module, # the dense model (not modified)
+                 stats:dict, # its `rcpu_stats`
+                 amount:float, # passed to `rcpu_prune`
+                 evaluate, # pruned model -> dict of metrics
+                 **kw, # other `rcpu_prune` options (score, compensate, ...)
+                ) -> dict:
+    "`evaluate` of a copy of `model` pruned one-shot from `stats`."
+    pruned, _ = rcpu_prune(copy.deepcopy(model), None, amount, stats=stats, **kw)
+    return evaluate(pruned)
+
+def method_sweep(model:nn.Module, # the dense model (not modified)
+                 stats:dict, # its `rcpu_stats`, shared by every run
+                 methods:dict, # {name: `rcpu_prune` options}
+                 amounts, # fractions to prune
+                 evaluate, # pruned model -> dict of metrics
+                ) -> pd.DataFrame:
+    "One row per (method, amount): the metrics of the one-shot pruned copy."
+    return pd.DataFrame([{'method': k, 'amount': a} | oneshot_eval(model, stats, a, evaluate, **kw)
+                         for k, kw in methods.items() for a in amounts])
+
+# %% ../nbs/04_procrustes.ipynb #b0540dfe
+COMP_NAMES = {None: 'none', 'rotation': 'rotation', 'rotation+scale': 'rotation+scale', 'lstsq': 'lstsq (ridge)',
+              'flap_bias': 'FLAP bias'}  # display names of `COMPENSATIONS`
+
+def layer_errors(model:nn.Module, # the dense model (not modified)
+                 stats:dict, # `rcpu_stats` the compensations are fitted on
+                 eval_stats:dict, # `rcpu_stats` of other inputs, to measure on
+                 names, # site names, e.g. ('layer2.heads', 'layer2.mlp')
+                 amounts, # fractions of each site's units to prune
+                 compensations=COMPENSATIONS, # the methods to compare
+                 score:str='variance', # the column score that chooses what to prune
+                ) -> pd.DataFrame:
+    "Relative error of each site's pruned, compensated consumer on `eval_stats`: one row per site, amount and method."
+    sites, rows = find_sites(model), []
+    missing = [n for n in names if n not in stats or n not in eval_stats]
+    if missing: raise ValueError(f"no statistics for sites {missing} (collect them with rcpu_stats)")
+    for name in names:
+        W = weight_matrix(_consumer(sites[name]))
+        col = column_scores(W, stats[name], score)
+        for a in amounts:
+            _, cols = _site_keep(sites[name], col, a)
+            for comp in compensations:
+                new, b = compensation(W, stats[name], cols, comp)
+                rows.append({'site': name, 'amount': a, 'compensation': COMP_NAMES[comp], 'tokens': stats[name].count,
+                             'held-out error': reconstruction_error(W, new, cols, eval_stats[name], b)})
+    return pd.DataFrame(rows)
+
+# %% ../nbs/05_projective.ipynb #35db0d92
+from .projective import select_projective, select_naive, select_closed
+
+
+# %% ../nbs/05_projective.ipynb #aa3055ec
+def benchmark_selection(n:int, # units of the random layer
+                        m:int, # inputs per unit
+                        lam:float=1e-3, # ridge λ
+                        naive_candidates:int=6, # candidate inverses timed at each of three sizes (naive estimate)
+                        closed_steps:int=3, # steps timed for the closed-form estimate
+                        lazy_steps:int|None=None, # time only this many lazy steps and extrapolate (None: all)
+                        seed:int=0) -> dict:
+    "Seconds to select n/2 of n random units: exact and lazy measured, naive and closed form extrapolated from timed samples."
+    W = torch.randn(n, m, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) / m ** .5
+    r, sizes = n // 2, list(range(n, n - n // 2, -1))  # k = units alive at each step
+    clock = time.perf_counter
+    t = clock(); ex = select_projective(W, r, 'exact', lam); t_exact = clock() - t
+    ls = r if lazy_steps is None else min(lazy_steps, r)
+    t = clock(); select_projective(W, ls, 'lazy', lam, alpha=0.5); t_lazy = clock() - t
+    t_lazy *= sum(k * k for k in sizes) / sum(k * k for k in sizes[:ls])
+    t = clock(); cl = select_closed(W, r, lam, max_steps=closed_steps); t1 = (clock() - t) / closed_steps
+    per = []
+    for k in (n, (3 * n) // 4, n // 2 + 1):
+        Wk = W[:k]; t = clock()
+        for i in range(naive_candidates):
+            Wo = torch.cat([Wk[:i], Wk[i + 1:]])
+            torch.linalg.inv(Wo @ Wo.T + lam * torch.eye(k - 1, dtype=W.dtype)) @ (Wo @ Wk[i])
+        per.append((clock() - t) / naive_candidates / k ** 3)
+    c = sum(per) / len(per)
+    return {'units': n, 'inputs': m, 'naive (s, est.)': sum(c * k ** 4 for k in sizes),
+            'closed form (s, est.)': sum(t1 * (k / n) ** 3 for k in sizes), 'exact (s)': t_exact,
+            'lazy (s)' + (' est.' if ls < r else ''): t_lazy, 'same first units (exact, closed)': bool((cl == ex.removed[:closed_steps]).all())}
+
+def _speed_table(rows:list) -> pd.DataFrame:
+    df = pd.DataFrame(rows).set_index(['units', 'inputs'])
+    lazy = [c for c in df if c.startswith('lazy')]
+    df['lazy extrapolated'] = df[lazy[-1]].notna() if len(lazy) > 1 else lazy[0].endswith('est.')
+    df['lazy (s)'] = df[lazy].bfill(axis=1).iloc[:, 0]
+    df = df.drop(columns=[c for c in lazy if c != 'lazy (s)'])
+    df['exact vs naive (x)'] = df['naive (s, est.)'] / df['exact (s)']
+    df['exact vs lazy (x)'] = df['lazy (s)'] / df['exact (s)']
+    return df
+
+# %% ../nbs/05_projective.ipynb #17dd7f4a
+from .data import digits
+
+
+# %% ../nbs/05_projective.ipynb #c2071ea7
+def digits_mlp(retrain:bool=False, # train even if a cached model exists
+               path=None, # cache file (default: cache_dir() / 'mlp_digits.pt')
+              ) -> tuple[nn.Module, dict]:
+    "A ReLU MLP 64-256-256-128-10 trained on 8x8 sklearn digits (seeded, cached), and the digits splits."
+    from pathlib import Path
+    from rotprune.data import digits
+    from rotprune.bench import train_classifier, cache_dir
+    data, cfg = digits(size=8), dict(sizes=(64, 256, 256, 128, 10), steps=1500, batch_size=64, lr=2e-3, seed=0)
+    torch.manual_seed(cfg['seed'])
+    s = cfg['sizes']
+    model = nn.Sequential(nn.Flatten(), *[l for a, b in zip(s[:-2], s[1:-1]) for l in (nn.Linear(a, b), nn.ReLU())], nn.Linear(s[-2], s[-1]))
+    path = Path(path) if path is not None else cache_dir() / 'mlp_digits.pt'
+    if not retrain and path.exists():
+        ck = torch.load(path, map_location='cpu', weights_only=True)
+        if ck.get('config') == cfg: model.load_state_dict(ck['state_dict']); return model.eval(), data
+    train_classifier(model, data, steps=cfg['steps'], batch_size=cfg['batch_size'], lr=cfg['lr'], warmup=50,
+                     eval_every=100, seed=cfg['seed'], progress=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f'.{os.getpid()}.tmp')
+    torch.save({'state_dict': model.state_dict(), 'config': cfg}, tmp); os.replace(tmp, path)
+    return model.eval(), data
+
+# %% ../nbs/06_entropy.ipynb #1369aa79
+import ctypes, gc, random
+from .core import collect_moments
+from .arch import get_adapter
+from .select import validate_calib
+from .entropy import _collect_grams, _llama_taps
+
+
+# %% ../nbs/06_entropy.ipynb #a9f4fc5a
+def gram_pass(model:nn.Module, # a Llama-family decoder (not changed)
+              calib, # calibration batches
+              how:str='layer by layer', # 'layer by layer' (`layerwise`, as `denoise_rotate` and `sparsify` run) or 'one pass'
+             ) -> list[dict]:
+    "Float64 Grams of the four linear inputs of every layer, collected layer by layer or in one whole-model pass."
+    if how == 'layer by layer': return _collect_grams(model, calib)
+    if how != 'one pass': raise ValueError(f"how must be 'layer by layer' or 'one pass', got {how!r}")
+    taps, widths = {}, {}
+    for i, layer in enumerate(get_adapter(model).blocks()):
+        t, w = _llama_taps(layer)
+        taps |= {(i, k): v for k, v in t.items()}; widths |= {(i, k): v for k, v in w.items()}
+    st = collect_moments(model, validate_calib(calib), taps, widths)  # every tap hooked, one forward per batch
+    return [{k: st[i, k].gram for k in ('attn', 'o', 'mlp', 'down')} for i in range(len(taps) // 4)]
+
+def _status_kb(field:str) -> int:
+    with open('/proc/self/status') as f: return next(int(l.split()[1]) for l in f if l.startswith(field + ':'))
+
+def peak_rss(fn) -> tuple:
+    "Run fn(); return (its result, the peak resident memory it added above the level before it, in MiB). Linux (/proc) only."
+    if not Path('/proc/self/clear_refs').exists(): raise OSError("peak_rss needs Linux's /proc/self/clear_refs")
+    gc.collect()
+    try: ctypes.CDLL('libc.so.6').malloc_trim(0)  # hand freed heap back, so the level before is the live memory
+    except (OSError, AttributeError): pass
+    with open('/proc/self/clear_refs', 'w') as f: f.write('5')  # reset the high-water mark VmHWM to the current RSS
+    before = _status_kb('VmRSS')
+    out = fn()
+    return out, (_status_kb('VmHWM') - before) / 1024
+
+def pocket_gram_memory(how:str, # 'layer by layer' or 'one pass'
+                       sizes=(32, 128, 448), # calibration passages (128 tokens each), measured in this order
+                      ) -> list[dict]:
+    "The memory benchmark's measurement (run it in a fresh process): peak MiB `gram_pass` adds on the pocket Llama, per calibration size."
+    from rotprune.data import pocket_lm, pocket_text, text_batches
+    torch.set_num_threads(1)
+    lm, tok = pocket_lm('llama', progress=False)
+    rows, warm = [], text_batches(tok, pocket_text('calib')[:2], batch_size=2, max_length=128)
+    gram_pass(lm, warm, how)  # first calls allocate once-only buffers: not part of the measurement
+    for n in sizes:
+        cal = text_batches(tok, random.Random(0).sample(pocket_text('calib'), n), batch_size=16, max_length=128)
+        _, mib = peak_rss(lambda: gram_pass(lm, cal, how))
+        rows.append({'pass': how, 'passages': n, 'tokens': sum(int(b['attention_mask'].sum()) for b in cal), 'peak MiB': mib})
+    return rows

@@ -249,8 +249,8 @@ POCKET_ARCHS = {
                   tie_word_embeddings=False, rms_norm_eps=1e-5),
     'gpt2': dict(n_embd=128, n_layer=4, n_head=4, n_positions=256, resid_pdrop=0., embd_pdrop=0., attn_pdrop=0.,
                  tie_word_embeddings=True)}
-POCKET_TRAIN = dict(steps=1000, batch_size=8, seq_len=128, lr=5e-3, warmup=50, final_lr=0.1, weight_decay=0.1,
-                    eval_every=100, seed=0)
+POCKET_TRAIN = {f: dict(steps=2000, batch_size=8, seq_len=128, lr=lr, warmup=50, final_lr=0.1, weight_decay=0.1,
+                        eval_every=100, seed=0) for f, lr in (('llama', 5e-3), ('gpt2', 2e-3))}  # GPT-2 trains best at a lower rate
 _POCKET_VERSION = 1  # bump when the recipe's code changes in a way the dicts above do not show
 
 # %% ../nbs/00a_data.ipynb #245cd96f
@@ -264,7 +264,7 @@ def pocket_recipe(family:str, # one of `POCKET_FAMILIES`
     "Everything that determines pocket model `family`: tokenizer, architecture, training, and the Python version (its stdlib is the corpus)."
     if family not in POCKET_FAMILIES: raise ValueError(f"unknown pocket family {family!r}; choose from {POCKET_FAMILIES}")
     return dict(version=_POCKET_VERSION, family=family, python=platform.python_version(), tokenizer=POCKET_TOKENIZER,
-                arch=POCKET_ARCHS[family], train=POCKET_TRAIN)
+                arch=POCKET_ARCHS[family], train=POCKET_TRAIN[family])
 
 def pocket_path(family:str) -> Path:
     "Cache directory of pocket model `family`; its name carries a hash of `pocket_recipe(family)`."
@@ -299,8 +299,8 @@ def _train_pocket(family:str, path:Path, progress:bool):
     ids = {s: token_stream(tok, t) for s, t in texts.items()}
     n_threads = torch.get_num_threads(); torch.set_num_threads(1)
     try:
-        torch.manual_seed(POCKET_TRAIN['seed']); model = _pocket_model(family, tok)
-        hist = train_lm(model, ids['train'], ids['val'], progress=progress, desc=f'pocket {family}', **POCKET_TRAIN)
+        torch.manual_seed(POCKET_TRAIN[family]['seed']); model = _pocket_model(family, tok)
+        hist = train_lm(model, ids['train'], ids['val'], progress=progress, desc=f'pocket {family}', **POCKET_TRAIN[family])
     finally: torch.set_num_threads(n_threads)
     hist |= {'recipe': pocket_recipe(family), 'texts': {s: len(t) for s, t in texts.items()},
              'words': {s: sum(len(x.split()) for x in t) for s, t in texts.items()}, 'tokens': {s: len(v) for s, v in ids.items()}}

@@ -4,22 +4,23 @@
 
 # %% ../nbs/06_entropy.ipynb #e458f045
 from __future__ import annotations
-import copy, math, os, time, hashlib
+import copy, hashlib, math, os, time
 from pathlib import Path
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import orthogonal
 import pandas as pd
-from .core import Tap, weight_matrix, in_features, out_features, orthogonality_error, rotate_in, rotate_out
-from .invariance import fuse_norms, find_sites
+from .core import Tap, collect_moments, weight_matrix, in_features, out_features, orthogonality_error, rotate_in, rotate_out
+from .invariance import fuse_norms, find_sites, rotate_sites, Sites
 from .arch import get_adapter
 from .layerwise import layerwise
 from .select import make_report, guarded, validate_calib
-from .sparsify import sparsify
+from .sparsify import sparsify, weight_layers, weight_input_moments, chain_input, _width
 
 # %% auto #0
 __all__ = ['SCORES', 'PATTERNS', 'importance_entropy', 'importance', 'score_matrix', 'rotated_diag', 'Rotation', 'learn_rotation',
-           'LayerObjective', 'RotatedBlock', 'merge_rotations', 'denoise_rotate', 'rotation_study']
+           'LayerObjective', 'RotatedBlock', 'merge_rotations', 'denoise_rotate', 'random_rotations', 'rotation_study',
+           'rotatable_sites', 'ChainObjective', 'merge_site_rotations']
 
 # %% ../nbs/06_entropy.ipynb #6ea08efe
 def importance_entropy(S:torch.Tensor, # non-negative importances
@@ -228,52 +229,67 @@ def merge_rotations(model:nn.Module, # a norm-fused Llama-family model (changed 
 def _fingerprint(model:nn.Module, calib:list, config:dict) -> str:
     "A short hash of the weights, the calibration tokens and the settings: the key of a cached rotation."
     h = hashlib.sha256(repr(sorted(config.items())).encode())
-    for t in list(model.state_dict().values()) + [v for b in calib for v in (b.values() if isinstance(b, dict) else [b])]:
+    flat = lambda b: b.values() if isinstance(b, dict) else b if isinstance(b, (list, tuple)) else [b]
+    for t in list(model.state_dict().values()) + [v for b in calib for v in flat(b)]:
         if isinstance(t, torch.Tensor): h.update(t.detach().to(torch.float64).cpu().numpy().tobytes())
     return h.hexdigest()[:16]
+
+def _load_cached(path, key) -> dict|None:
+    "The rotations cached at `path` under `key` (marked from_cache), or None."
+    path = None if path is None else Path(path)
+    if path is None or not path.exists(): return None
+    try: ck = torch.load(path, weights_only=False)
+    except Exception: return None  # unreadable cache: retrain
+    return ck | {'from_cache': True} if isinstance(ck, dict) and ck.get('key') == key else None
+
+def _save_cached(path, saved:dict) -> dict:
+    "Write `saved` to `path` atomically (if a path is given); return it."
+    if path is not None:
+        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f'.{os.getpid()}.tmp'); torch.save(saved, tmp); os.replace(tmp, path)
+    return saved
 
 def _collect_grams(model, calib) -> list[dict]:
     "Float64 Grams of the four linear inputs of every layer, from the model as it is (block by block)."
     return [{k: m.gram for k, m in step.moments(*_llama_taps(step.block)).items()} for step in layerwise(model, calib)]
 
-def denoise_rotate(model:nn.Module, # a Llama-family decoder (changed in place: norms fused, rotations merged)
+def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential network (changed in place: rotations merged)
                    calib, # calibration batches
                    score:str='wanda', # the pruner whose importance to concentrate: one of `SCORES`
                    steps:int=200, # Adam steps (the paper: 2000)
                    lr:float=0.01, # Adam learning rate (the paper's)
                    clip:float=1.0, # gradient-norm clipping (the paper's)
-                   placement:str='global', # 'global': one merged R1 for the residual stream; 'per-layer': one R1 per layer (added modules)
-                   heads:bool=True, # also learn R2 per key/value head
+                   placement:str='global', # Llama: 'global' (one merged R1 for the residual stream) or 'per-layer' (added modules)
+                   heads:bool=True, # Llama: also learn R2 per key/value head
                    damp:float=0.01, # SparseGPT's damping
                    cache:str|Path|None=None, # a file: reuse rotations trained for the same weights, data and settings
                    threads:int|None=1, # CPU threads while training (None: leave as is)
                    checkpoints:tuple=(), # also keep the best rotations so far at these steps (report.attrs['history'])
                    dtype=torch.float32, # dtype of the training (the merge is float64 either way)
                   ):
-    "Learn the entropy-minimising rotations R1 (residual stream) and R2 (value heads), merge them; returns (model, report)."
+    "Learn the entropy-minimising rotations (Llama: R1 of the residual stream, R2 of the value heads; Sequential: every site), merge them; returns (model, report)."
     if score not in SCORES: raise ValueError(f"unknown score {score!r}; choose from {SCORES}")
     if placement not in ('global', 'per-layer'): raise ValueError(f"placement must be 'global' or 'per-layer', got {placement!r}")
     _check_training(steps, lr, clip)
     ad = get_adapter(model)
-    if ad.family != 'llama': raise ValueError(f"denoise_rotate needs a Llama-family decoder (got the {ad.family or type(model).__name__} family)")
+    if ad.family not in ('llama', 'sequential'):
+        raise ValueError(f"denoise_rotate needs a Llama-family decoder or an nn.Sequential network (got the {ad.family or type(model).__name__} family)")
+    if ad.family == 'sequential' and placement != 'global':
+        raise ValueError("placement='per-layer' adds a rotation module to each Llama layer; an nn.Sequential's rotations always merge into its sites")
     calib = validate_calib(calib)
+    if ad.family == 'sequential': return _denoise_chain(model, calib, score, steps, lr, clip, damp, cache, threads, checkpoints, dtype)
     t0 = time.time()
     with guarded(model, probe=calib[0]):
         fuse_norms(model)
         config = dict(score=score, steps=steps, lr=lr, clip=clip, heads=heads, damp=damp, checkpoints=tuple(checkpoints),
                       placement=placement, dtype=str(dtype))
-        key, path = None, (Path(cache) if cache is not None else None)
         grams = _collect_grams(model, calib)
         dev = next(model.parameters()).device
         objs = [LayerObjective(l, g, score, damp, dtype=dtype, device=dev) for l, g in zip(ad.blocks(), grams)]
         eye = lambda o: torch.eye(o.dh, dtype=dtype, device=dev).repeat(o.n_kv, 1, 1)
         with torch.no_grad(): before = [o(torch.eye(o.qk.shape[1], dtype=dtype, device=dev), eye(o)).item() for o in objs]
-        saved, from_cache = None, False
-        if path is not None:
-            key = _fingerprint(model, calib, config)
-            try: ck = torch.load(path, weights_only=False) if path.exists() else None
-            except Exception: ck = None  # unreadable cache: retrain
-            if ck is not None and ck.get('key') == key: saved, from_cache = ck, True
+        key = None if cache is None else _fingerprint(model, calib, config)
+        saved = _load_cached(cache, key)
         if saved is None:
             n1, d = (len(objs) if placement == 'per-layer' else 1), objs[0].qk.shape[1]
             r1 = [Rotation(d, dtype=dtype, device=dev) for _ in range(n1)]
@@ -283,11 +299,8 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder (changed in place: 
                 return sum(o(R1[i % n1], R2[i] if heads else eye(o)) for i, o in enumerate(objs))
             _, Rs, hist = _train(loss, r1 + r2, steps, lr, clip, threads, checkpoints)
             hist['snapshots'] = {k: (v[:n1] if n1 > 1 else v[0], v[n1:] or None) for k, v in hist['snapshots'].items()}
-            saved = {'key': key, 'R1': Rs[:n1] if n1 > 1 else Rs[0], 'R2': Rs[n1:] if heads else None, 'history': hist,
-                     'seconds': time.time() - t0}
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(path.name + f'.{os.getpid()}.tmp'); torch.save(saved, tmp); os.replace(tmp, path)
+            saved = _save_cached(cache, {'key': key, 'R1': Rs[:n1] if n1 > 1 else Rs[0], 'R2': Rs[n1:] if heads else None,
+                                         'history': hist, 'seconds': time.time() - t0})
         R1, R2 = saved['R1'], saved['R2']
         R1s = R1 if placement == 'per-layer' else [R1] * len(objs)
         cast = lambda R: R.to(dtype=dtype, device=dev)
@@ -297,50 +310,176 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder (changed in place: 
              'entropy_before': b, 'entropy_after': a} for i, (o, b, a) in enumerate(zip(objs, before, after))]
     rep = make_report(rows)
     added = sum(b.R.numel() for b in ad.blocks() if isinstance(b, RotatedBlock))
-    rep.attrs.update(history=saved['history'], R1=R1, R2=R2, train_seconds=saved['seconds'], from_cache=from_cache,
+    rep.attrs.update(history=saved['history'], R1=R1, R2=R2, train_seconds=saved['seconds'], from_cache=saved.get('from_cache', False),
                      placement=placement, added_params=added)
     return model, rep
 
 # %% ../nbs/06_entropy.ipynb #9603648f
 PATTERNS = (('50%', 0.5, None), ('2:4', None, (2, 4)))
 
-def rotation_study(model:nn.Module, # a Llama-family decoder (not changed: copies are pruned)
+def random_rotations(model:nn.Module, # a Llama-family decoder or an nn.Sequential (not changed)
+                     seed:int=0, # seed of the random group elements
+                    ) -> nn.Module:
+    "A copy of `model` with a random element of the group of every site `denoise_rotate` rotates merged in (a control)."
+    g, m = torch.Generator().manual_seed(seed), copy.deepcopy(model)
+    if get_adapter(model).family == 'sequential': rotate_sites(rotatable_sites(m), g)
+    else: rotate_sites(find_sites(fuse_norms(m), kinds=('residual', 'heads')), g)
+    return m
+
+def _snapshot(model, snap, seq:bool) -> nn.Module:
+    "A copy of `model` with the rotations of a training snapshot merged."
+    return merge_site_rotations(copy.deepcopy(model), snap) if seq else merge_rotations(fuse_norms(copy.deepcopy(model)), *snap)
+
+def rotation_study(model:nn.Module, # a Llama-family decoder or an nn.Sequential network (not changed: copies are pruned)
                    calib, # calibration batches
-                   evaluate, # evaluate(model) -> float, e.g. held-out perplexity
+                   evaluate, # evaluate(model) -> float, e.g. held-out perplexity or test accuracy
                    methods=SCORES, # pruners to compare (each gets rotations trained for its own importance)
                    patterns=PATTERNS, # (name, sparsity, nm) triples
                    steps:int=200, # Adam steps of each rotation
-                   placements=('global',), # R1 placements to compare ('global', 'per-layer')
-                   fused_baseline=('magnitude',), # pruners also run on the norm-fused, unrotated model
+                   placements=('global',), # R1 placements to compare ('global', 'per-layer'; Llama)
+                   fused_baseline=('magnitude',), # pruners also run on the norm-fused, unrotated model (Llama)
+                   controls:int=0, # also prune after this many random group elements (seeds 0, 1, ...): any rotation, or the learned one?
                    cache:str|Path|None=None, # a folder for the learned rotations
                    curve:tuple|None=None, # (method, pattern name, steps...): the metric at these training steps (global)
                    **kw, # passed to `denoise_rotate`
                   ) -> tuple:
     "Each pruner at each pattern without and with its entropy rotations; returns (results, curve) DataFrames."
     calib, rows, curve_rows = validate_calib(calib), [], []
+    seq = get_adapter(model).family == 'sequential'
+    label = lambda pl: 'entropy rotation' if seq else f'{pl} R1+R2'
     dense = evaluate(model)
     for meth in methods:
         ckpts = tuple(curve[2:]) if curve and curve[0] == meth else ()
-        runs = [('none', model, None)]
-        if meth in fused_baseline: runs.append(('norms fused, no rotation', fuse_norms(copy.deepcopy(model)), None))
+        runs = [('none', model, None, None)] + [('random rotation', random_rotations(model, s), None, s) for s in range(controls)]
+        if meth in fused_baseline and not seq: runs.append(('norms fused, no rotation', fuse_norms(copy.deepcopy(model)), None, None))
         for pl in placements:
             f = None if cache is None else Path(cache) / f'denoise_{meth}_{pl}_{steps}.pt'
-            runs.append((f'{pl} R1+R2', *denoise_rotate(copy.deepcopy(model), calib, meth, steps, placement=pl, cache=f,
-                                                        checkpoints=ckpts if pl == 'global' else (), **kw)))
+            runs.append((label(pl), *denoise_rotate(copy.deepcopy(model), calib, meth, steps, placement=pl, cache=f,
+                                                    checkpoints=ckpts if pl == 'global' else (), **kw), None))
         for name, sp, nm in patterns:
-            for label, base, rep in runs:
+            for lab, base, rep, seed in runs:
                 t = time.time()
                 m, _ = sparsify(copy.deepcopy(base), calib, meth, sp, nm)
-                rows.append({'method': meth, 'pattern': name, 'rotation': label, 'metric': evaluate(m), 'dense': dense,
+                rows.append({'method': meth, 'pattern': name, 'rotation': lab, 'seed': seed, 'metric': evaluate(m), 'dense': dense,
+                             'entropy_before': None if rep is None else rep.entropy_before.sum(),
                              'entropy': None if rep is None else rep.entropy_after.sum(),
                              'added_params': 0 if rep is None else rep.attrs['added_params'],
                              'train_seconds': 0. if rep is None else rep.attrs['train_seconds'], 'prune_seconds': time.time() - t})
             if ckpts and name == curve[1]:
-                rep = next(r for label, _, r in runs if label == 'global R1+R2')
-                for k, (R1, R2) in rep.attrs['history']['snapshots'].items():
-                    if k == steps: metric = rows[-len(runs) + [l for l, _, _ in runs].index('global R1+R2')]['metric']  # the run above
-                    else:
-                        m = merge_rotations(fuse_norms(copy.deepcopy(model)), R1, R2)
-                        metric = evaluate(sparsify(m, calib, meth, sp, nm)[0])
+                i, rep = next((i, r) for i, (l, _, r, _) in enumerate(runs) if l == label('global'))
+                for k, snap in rep.attrs['history']['snapshots'].items():
+                    if k == steps: metric = rows[-len(runs) + i]['metric']  # the run above
+                    else: metric = evaluate(sparsify(_snapshot(model, snap, seq), calib, meth, sp, nm)[0])
                     curve_rows.append({'method': meth, 'pattern': name, 'step': k, 'entropy': rep.attrs['history']['best'][k], 'metric': metric})
     return pd.DataFrame(rows), pd.DataFrame(curve_rows)
+
+# %% ../nbs/06_entropy.ipynb #f99c043a
+def rotatable_sites(model:nn.Sequential) -> Sites:
+    "The sites of an nn.Sequential whose group has an orthogonal block larger than 1: where a rotation can move importance."
+    return Sites([s for s in find_sites(model) if s.group.kind == 'orthogonal' and max(s.group.blocks) > 1])
+
+def _layout(mod:nn.Module, site, name:str) -> int:
+    "K, the columns per site coordinate of `mod`'s weight matrix (kernel offsets, or flattened pixels); checks the layout."
+    ports = [p for p in site.consumers if p.module is mod]
+    K = _width(mod) // site.width
+    if K * site.width != _width(mod): raise ValueError(f"{name}: {_width(mod)} inputs are not a multiple of site {site.name!r}'s width")
+    pos = torch.stack([p.positions(site.width) for p in ports], 1)
+    if isinstance(mod, nn.Conv2d) and len(ports) == 1 and ports[0].index is None: return K
+    if not torch.equal(pos, torch.arange(site.width * K).reshape(site.width, K)):
+        raise ValueError(f"{name}: site {site.name!r} is read in a layout ChainObjective does not know")
+    return K
+
+class ChainObjective:
+    "The importance entropy of every Linear/Conv2d of an nn.Sequential as a differentiable function of its sites' rotations."
+    def __init__(self, model:nn.Sequential, # the network (not changed)
+                 sites:list, # the sites to rotate (`rotatable_sites`)
+                 grams:dict|None, # float64 Grams of every layer's `weight_inputs` by name (None for 'magnitude')
+                 score:str='wanda', # one of `SCORES`
+                 damp:float=0.01, # SparseGPT's damping
+                 dtype=torch.float64, # dtype of the objective
+                 device=None, # device of the objective
+                ):
+        self.score, self.layers = score, []
+        for name, mod in weight_layers(model).items():
+            s_in = next((s for s in sites if any(p.module is mod for p in s.consumers)), None)
+            s_out = next((s for s in sites if any(p.module is mod for p in s.producers)), None)
+            if s_in is None and s_out is None: continue  # no rotation touches this layer
+            K = _layout(mod, s_in, name) if s_in is not None else _width(mod) // in_features(mod)
+            W = weight_matrix(mod)
+            M = score_matrix(None if grams is None else grams[name], score, damp)  # the patch Gram (or its inverse)
+            Mk = None if M is None else torch.stack([M[k::K, k::K] for k in range(K)])  # its diagonal blocks, one per offset
+            cast = lambda t: None if t is None else t.to(dtype=dtype, device=device)
+            self.layers.append(dict(name=name, kind='conv' if isinstance(mod, nn.Conv2d) else 'linear', W=cast(W.reshape(W.shape[0], -1, K)),
+                                    M=cast(Mk), s_in=s_in and s_in.name, s_out=s_out and s_out.name))
+
+    def per_layer(self, R:dict) -> list:
+        "Each layer's entropy: rows if its inputs are rotated, columns if its outputs are (both if both); R: {site name: rotation}."
+        out = []
+        for L in self.layers:
+            W, Ri, Ro = L['W'], R.get(L['s_in']), R.get(L['s_out'])
+            if Ri is not None: W = torch.einsum('ock,cd->odk', W, Ri)  # W (R ⊗ I) on the input channels
+            if Ro is not None: W = torch.einsum('ock,op->pck', W, Ro)  # Rᵀ W on the output channels
+            d = None if L['M'] is None else (L['M'].diagonal(dim1=-2, dim2=-1) if Ri is None else rotated_diag(L['M'], Ri))
+            S = importance(W.reshape(W.shape[0], -1), None if d is None else d.T.reshape(-1), self.score)
+            out.append((_entropy(S, 1).sum() if Ri is not None else 0.) + (_entropy(S, 0).sum() if Ro is not None else 0.))
+        return out
+
+    def __call__(self, R:dict) -> torch.Tensor: return sum(self.per_layer(R))
+
+# %% ../nbs/06_entropy.ipynb #8440ac17
+def merge_site_rotations(model:nn.Sequential, # the network (changed in place)
+                         R:dict, # {site name: rotation in that site's group}
+                        ) -> nn.Module:
+    "Merge rotations into an nn.Sequential's sites (snapped to the nearest group element); all are checked before any change."
+    sites = {s.name: s for s in find_sites(model)}
+    if set(R) - set(sites): raise ValueError(f"no site named {sorted(set(R) - set(sites))}; the sites are {list(sites)}")
+    mats = {}
+    for n, r in R.items():
+        r, g = torch.as_tensor(r).detach().to(torch.float64).cpu(), sites[n].group
+        ok, why = g.contains(r, atol=1e-4)  # float32 training drift is allowed: the polar factor below is exact
+        if not ok or g.kind != 'orthogonal': raise ValueError(f"site {n!r} ({sites[n].kind}) admits only {g}: {why or 'not a rotation group'}")
+        mats[n] = torch.block_diag(*[_polar(r[a:b, a:b]) for a, b in zip(g.offsets, g.offsets[1:])])
+    for n, r in mats.items(): sites[n].rotate(r)
+    return model
+
+def _site_rotations(site, dtype, device) -> list:
+    "Learnable rotations for a site's group: one batch for equal blocks, else one per block."
+    b = site.group.blocks
+    if len(set(b)) == 1: return [Rotation(b[0], batch=len(b), dtype=dtype, device=device)]
+    return [Rotation(n, dtype=dtype, device=device) for n in b]
+
+def _assemble(sites, mods, Rs) -> dict:
+    "{site name: block-diagonal rotation} from the flat list of the rotations' outputs."
+    out, i = {}, 0
+    for s, ms in zip(sites, mods):
+        out[s.name] = torch.block_diag(*[b for R in Rs[i:i + len(ms)] for b in (R if R.ndim == 3 else [R])]); i += len(ms)
+    return out
+
+# %% ../nbs/06_entropy.ipynb #ce0f5fed
+def _denoise_chain(model, calib, score, steps, lr, clip, damp, cache, threads, checkpoints, dtype):
+    "`denoise_rotate` for an nn.Sequential: learn a rotation in the group of every rotatable site and merge them."
+    sites, t0 = rotatable_sites(model), time.time()
+    if not sites: raise ValueError("no site of this network admits a rotation (an orthogonal block larger than 1): nothing to learn")
+    for i, b in enumerate(calib): chain_input(b, i)
+    dev = next(model.parameters()).device
+    with guarded(model, probe=calib[0]):
+        grams = None if score == 'magnitude' else {n: m.gram for n, m in weight_input_moments(model, calib).items()}
+        obj = ChainObjective(model, sites, grams, score, damp, dtype, dev)
+        cast = lambda R: {k: v.to(dtype=dtype, device=dev) for k, v in R.items()}
+        with torch.no_grad(): before = [float(e) for e in obj.per_layer(cast({s.name: torch.eye(s.width) for s in sites}))]
+        config = dict(kind='sequential', score=score, steps=steps, lr=lr, clip=clip, damp=damp, checkpoints=tuple(checkpoints), dtype=str(dtype))
+        key = None if cache is None else _fingerprint(model, calib, config)
+        saved = _load_cached(cache, key)
+        if saved is None:
+            mods = [_site_rotations(s, dtype, dev) for s in sites]
+            _, Rs, hist = _train(lambda *Rs: obj(_assemble(sites, mods, Rs)), [r for ms in mods for r in ms], steps, lr, clip, threads, checkpoints)
+            hist['snapshots'] = {k: _assemble(sites, mods, v) for k, v in hist['snapshots'].items()}
+            saved = _save_cached(cache, {'key': key, 'R': _assemble(sites, mods, Rs), 'history': hist, 'seconds': time.time() - t0})
+        with torch.no_grad(): after = [float(e) for e in obj.per_layer(cast(saved['R']))]
+        merge_site_rotations(model, saved['R'])
+    rows = [{'site': L['name'], 'kind': L['kind'], 'width_before': L['W'].shape[1], 'width_after': L['W'].shape[1], 'score': score,
+             'entropy_before': b, 'entropy_after': a} for L, b, a in zip(obj.layers, before, after)]
+    rep = make_report(rows)
+    rep.attrs.update(history=saved['history'], R=saved['R'], train_seconds=saved['seconds'], from_cache=saved.get('from_cache', False),
+                     placement='global', added_params=0, sites=[s.name for s in sites])
+    return model, rep

@@ -155,7 +155,7 @@ def embedding_fidelity(ref:torch.Tensor, new:torch.Tensor) -> float:
 # %% ../nbs/00b_eval.ipynb #c5e009aa
 @torch.no_grad()
 def latency(model:nn.Module, batch, repeats:int=10, warmup:int=2) -> float:
-    "Median seconds per forward pass of `model` on `batch`."
+    "Median seconds per forward pass of `model` on `batch` (eval mode, no autograd graph)."
     was = model.training; model.eval(); dev = model_device(model); ts = []
     try:
         for i in range(warmup + repeats):

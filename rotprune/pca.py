@@ -12,11 +12,13 @@ from .core import Moments
 from .invariance import Group, Site, Sites, find_sites, site_moments
 from .eval import param_count
 from .select import select_sites, keep_count, validate_amount, amount_for_params, make_report, site_params, guarded, validate_calib
+from .arch import (BertValueSlimSelfAttention, set_value_head_size, value_dims_site, _value_attention,
+                           _is_bert_value, _value_dims_site)
+
 
 # %% auto #0
-__all__ = ['RULES', 'METHODS', 'uncentered_pca', 'direction_importance', 'cob_sites', 'cob_bases', 'cob', 'dim_fraction',
-           'select_dims', 'BertValueSlimSelfAttention', 'set_value_head_size', 'value_dims_site', 'cob_prune',
-           'prune_sweep', 'reliable_frontier', 'threshold_sweep', 'demo']
+__all__ = ['RULES', 'uncentered_pca', 'direction_importance', 'cob_sites', 'cob_bases', 'cob', 'dim_fraction', 'select_dims',
+           'cob_prune', 'demo']
 
 # %% ../nbs/03_pca.ipynb #7d58df24
 def _canonical_signs(E:torch.Tensor) -> torch.Tensor:
@@ -153,54 +155,6 @@ def select_dims(importance:torch.Tensor, # (d,) importance of each coordinate
         a += b
     return torch.cat(keep).sort().values
 
-# %% ../nbs/03_pca.ipynb #8cf136e8
-from transformers.models.bert.modeling_bert import BertSelfAttention
-
-class BertValueSlimSelfAttention(BertSelfAttention):
-    "BERT self-attention whose value heads have their own size, `value_head_size` (queries/keys keep theirs)."
-    def forward(self, hidden_states, attention_mask=None, past_key_values=None, **kwargs):
-        if past_key_values is not None: raise NotImplementedError("value-slim attention does not support a KV cache")
-        shp = hidden_states.shape[:-1]
-        q = self.query(hidden_states).view(*shp, -1, self.attention_head_size).transpose(1, 2)  # (B, H, T, dqk)
-        k = self.key(hidden_states).view(*shp, -1, self.attention_head_size).transpose(1, 2)  # (B, H, T, dqk)
-        v = self.value(hidden_states).view(*shp, -1, self.value_head_size).transpose(1, 2)  # (B, H, T, dv)
-        s = q @ k.transpose(-1, -2) * self.attention_head_size ** -0.5  # (B, H, T, T)
-        if attention_mask is not None:
-            s = s.masked_fill(~attention_mask, float('-inf')) if attention_mask.dtype == torch.bool else s + attention_mask
-        p = nn.functional.dropout(s.softmax(-1), p=self.dropout.p if self.training else 0.)
-        return (p @ v).transpose(1, 2).reshape(*shp, -1), p  # (B, T, H*dv)
-
-def set_value_head_size(attn:nn.Module, # a BertSelfAttention
-                        dv:int) -> nn.Module:
-    "Let `attn` read values with head size `dv` (its weights must already have that shape)."
-    if not isinstance(attn, BertSelfAttention):
-        raise NotImplementedError(f"value-dimension pruning supports BERT self-attention, not {type(attn).__name__}")
-    attn.__class__ = BertValueSlimSelfAttention
-    attn.value_head_size = int(dv)
-    return attn
-
-def _value_attention(model:nn.Module, site:Site) -> nn.Module:
-    "The BERT self-attention whose value projection writes `site` (raises for other architectures)."
-    v = site.producers[0].module
-    for m in model.modules():
-        if isinstance(m, BertSelfAttention) and m.value is v: return m
-    raise NotImplementedError(f"site {site.name!r}: pruning value dimensions is implemented for BERT self-attention only "
-                              "(use Site.prune to remove whole heads elsewhere)")
-
-def _is_bert_value(model:nn.Module, site:Site) -> bool:
-    try: _value_attention(model, site); return True
-    except NotImplementedError: return False
-
-def _value_dims_site(site:Site, attn:nn.Module) -> Site:
-    "The heads site seen as value dimensions: prunable coordinate by coordinate, queries/keys untouched."
-    H = len(site.group.blocks)
-    return dataclasses.replace(site, prune_unit=1, companions=[],
-                               on_prune=lambda keep: set_value_head_size(attn, len(keep) // H))
-
-def value_dims_site(model:nn.Module, site:Site) -> Site:
-    "A BERT heads site seen as value dimensions (prunable one coordinate at a time; queries and keys untouched)."
-    return _value_dims_site(site, _value_attention(model, site))
-
 # %% ../nbs/03_pca.ipynb #2fec0a2b
 def cob_prune(model:nn.Module, # the model, pruned in place
               calib, # calibration batches
@@ -264,70 +218,13 @@ def cob_prune(model:nn.Module, # the model, pruned in place
     for r, (s, _, _) in zip(rows, plan): r.update(params_after=site_params(s), seconds=(time.time() - t0) / len(plan))
     return model, make_report(rows, n0, param_count(model))
 
-# %% ../nbs/03_pca.ipynb #d6d3fc55
-METHODS = {'CoB': dict(rotate=True), 'no CoB': dict(rotate=False), 'centred PCA': dict(rotate=True, centered=True)}
-
-def prune_sweep(model:nn.Module, # trained classifier (not modified)
-                calib, # calibration batches
-                x:torch.Tensor, y:torch.Tensor, # evaluation data
-                ratios=(.1, .2, .3, .4, .5, .6, .7, .8, .9, .95), # fractions of parameters to remove per site
-                methods=('CoB', 'no CoB', 'centred PCA'), # keys of METHODS
-                sites=None, progress:bool=True) -> pd.DataFrame:
-    "Accuracy after fixed-ratio pruning (no fine-tuning) for each method and ratio; one calibration pass."
-    from tqdm.auto import tqdm
-    from rotprune.eval import accuracy
-    for m in methods:
-        if m not in METHODS: raise ValueError(f"unknown method {m!r}; choose from {list(METHODS)}")
-    stats = site_moments(model, cob_sites(model, sites), calib)
-    rows = [{'method': 'dense', 'ratio': 0., 'removed': 0., 'accuracy': accuracy(model, x, y)}]
-    for m, r in tqdm([(m, r) for m in methods for r in ratios], desc='prune sweep', disable=not progress, leave=False):
-        pm, rep = cob_prune(copy.deepcopy(model), None, params=r, sites=sites, stats=stats, **METHODS[m])
-        rows.append({'method': m, 'ratio': r, 'removed': rep.attrs['removed'], 'accuracy': accuracy(pm, x, y)})
-    return pd.DataFrame(rows)
-
-def reliable_frontier(sweep:pd.DataFrame, # output of prune_sweep
-                      tol:float=0.05, # allowed accuracy drop (absolute)
-                     ) -> pd.Series:
-    "Per method: the largest fraction removed with it and all smaller swept fractions within `tol` of dense."
-    dense = sweep.loc[sweep.method == 'dense', 'accuracy'].iloc[0]
-    out = {}
-    for m, d in sweep[sweep.method != 'dense'].groupby('method', sort=False):
-        d, front = d.sort_values('removed'), 0.
-        for _, r in d.iterrows():
-            if r.accuracy < dense - tol: break
-            front = r.removed
-        out[m] = front
-    return pd.Series(out, name=f'frontier (within {tol:.0%} of dense)')
-
-def threshold_sweep(model:nn.Module, # trained classifier (not modified)
-                    calib, # calibration batches
-                    data:dict, # {'train', 'val', 'test'}: (x, y); fine-tuning selects on 'val'
-                    thresholds=(.05, .08, .11, .14, .17), # thresholds T
-                    rule:str='max', # threshold rule
-                    methods=('CoB', 'no CoB'),
-                    finetune:dict|None=None, # keyword arguments of rotprune.tsra.train_classifier (None: no fine-tuning)
-                    sites=None, progress:bool=True) -> pd.DataFrame:
-    "Threshold pruning per method and T: fraction removed, accuracy before and after a short fine-tune."
-    from tqdm.auto import tqdm
-    from rotprune.eval import accuracy
-    from rotprune.tsra import train_classifier
-    stats = site_moments(model, cob_sites(model, sites), calib)
-    rows = []
-    for m, t in tqdm([(m, t) for m in methods for t in thresholds], desc='threshold sweep', disable=not progress, leave=False):
-        pm, rep = cob_prune(copy.deepcopy(model), None, threshold=t, rule=rule, sites=sites, stats=stats, **METHODS[m])
-        row = {'method': m, 'T': t, 'removed': rep.attrs['removed'], 'accuracy': accuracy(pm, *data['test'])}
-        if finetune is not None:
-            train_classifier(pm, data, progress=False, **finetune)
-            row['fine-tuned'] = accuracy(pm, *data['test'])
-        rows.append(row)
-    return pd.DataFrame(rows)
-
 # %% ../nbs/03_pca.ipynb #f972accf
 def demo(n_texts:int=32, ratio:float=0.7) -> list[dict]:
     "Concept 3: MiniLM value dims halved with vs without CoB; TSRA-VGG on digits pruned at `ratio` with vs without CoB."
     from rotprune.data import minilm, text_batches, pydoc_passages
     from rotprune.eval import embeddings, embedding_fidelity, accuracy
     from rotprune.tsra import quick_tsra_vgg
+    from rotprune.bench import prune_sweep
     model, tok = minilm()
     cal = text_batches(tok, [p.text for p in pydoc_passages('calib')[:n_texts]], batch_size=16)
     ev = text_batches(tok, [p.text for p in pydoc_passages('eval')[:n_texts]], batch_size=16)

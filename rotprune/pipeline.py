@@ -58,7 +58,7 @@ def _rebuild(model:nn.Module, info:dict) -> nn.Module:
             s = sites[f'layer{i}.{kind}']
             if width < s.width: s.prune(torch.arange(width))
         if 'value_head_size' in shapes:
-            from rotprune.pca import value_dims_site
+            from rotprune.arch import value_dims_site
             s = find_sites(model)[f'layer{i}.heads']
             H, dh = len(s.group.blocks), s.group.blocks[0]
             value_dims_site(model, s).prune(torch.cat([h * dh + torch.arange(shapes['value_head_size']) for h in range(H)]))

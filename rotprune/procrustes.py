@@ -17,9 +17,8 @@ from .select import (select_sites, keep_count, validate_amount, validate_calib, 
 from .eval import param_count, embeddings, embedding_fidelity
 
 # %% auto #0
-__all__ = ['COMPENSATIONS', 'SCORES', 'COMP_NAMES', 'procrustes', 'procrustes_gram', 'compensation', 'reconstruction_error',
-           'column_scores', 'site_unit_scores', 'rcpu_stats', 'rcpu_prune', 'merge_moments', 'cumulative_stats',
-           'query_doc_split', 'retrieval_scores', 'oneshot_eval', 'method_sweep', 'layer_errors', 'demo']
+__all__ = ['COMPENSATIONS', 'SCORES', 'procrustes', 'procrustes_gram', 'compensation', 'reconstruction_error', 'column_scores',
+           'site_unit_scores', 'rcpu_stats', 'rcpu_prune', 'demo']
 
 # %% ../nbs/04_procrustes.ipynb #5372d822
 def _polar(M:torch.Tensor, rtol:float|None=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -255,102 +254,6 @@ def rcpu_prune(model:nn.Module, # a transformer of a family in `rotprune.arch` (
                 rows += [_prune_site(s, None, amt(s), score, None, damp, gen) for s in order if not s.stale]
     finally: model.train(was)
     return model, make_report(rows, n0, param_count(model))
-
-# %% ../nbs/04_procrustes.ipynb #68fd7041
-def merge_moments(a:Moments, # statistics of some samples
-                  b:Moments, # statistics of more samples of the same width
-                 ) -> Moments:
-    "The `Moments` of both sample sets together (the streamed sums added)."
-    if a.width != b.width or (a.gram is None) != (b.gram is None):
-        raise ValueError(f"cannot merge {a} and {b}: widths or Gram matrices differ")
-    out = Moments(a.width, device=a.sum.device, name=a.name, diagonal=a.gram is None)
-    out.count, out.sum, out.abs_sum, out.sq_sum = a.count + b.count, a.sum + b.sum, a.abs_sum + b.abs_sum, a.sq_sum + b.sq_sum
-    out.gram = None if a.gram is None else a.gram + b.gram
-    return out
-
-def cumulative_stats(model:nn.Module, # passed to `rcpu_stats` (not modified)
-                     batches:list, # calibration batches of `batch_size` texts each
-                     sizes, # increasing numbers of texts, multiples of `batch_size`
-                     batch_size:int=16, # texts per batch
-                     max_layer:int|None=None, # passed to `rcpu_stats`
-                    ) -> dict:
-    "`rcpu_stats` of the first n texts for every n in `sizes`, from one pass over the batches: {n: stats}."
-    sizes = list(sizes)
-    if not sizes or any(n % batch_size or n <= lo for lo, n in zip([0] + sizes, sizes)) or sizes[-1] > batch_size * len(batches):
-        raise ValueError(f"sizes must increase, be multiples of {batch_size} and at most {batch_size * len(batches)}, got {sizes}")
-    out, acc = {}, None
-    for lo, hi in zip([0] + sizes, sizes):
-        part = rcpu_stats(model, batches[lo // batch_size:hi // batch_size], max_layer=max_layer)
-        acc = part if acc is None else {k: merge_moments(acc[k], part[k]) for k in acc}
-        out[hi] = acc
-    return out
-
-# %% ../nbs/04_procrustes.ipynb #e58b6e1a
-def query_doc_split(text:str) -> tuple[str, str]:
-    "A passage cut at its middle word: (query, document)."
-    w = text.split()
-    return ' '.join(w[:len(w) // 2]), ' '.join(w[len(w) // 2:])
-
-def retrieval_scores(model:nn.Module, # a sentence encoder (see `rotprune.eval.embeddings`)
-                     batches:list, # n queries, then their n documents, in order
-                     ref:torch.Tensor|None=None, # the dense model's embeddings of the same texts (None: fidelity 1)
-                    ) -> dict:
-    "Fidelity to `ref`, retrieval top-1 and MRR of each query's own document, and parameters (M)."
-    E = embeddings(model, batches)
-    if len(E) % 2: raise ValueError(f"batches must hold n queries then their n documents, got {len(E)} texts")
-    n = len(E) // 2
-    sims = E[:n] @ E[n:].T
-    rank = (sims > sims.diagonal()[:, None]).sum(1) + 1
-    return {'fidelity': embedding_fidelity(ref, E) if ref is not None else 1., 'top-1': (rank == 1).double().mean().item(),
-            'MRR': (1 / rank.double()).mean().item(), 'params (M)': param_count(model) / 1e6}
-
-# %% ../nbs/04_procrustes.ipynb #7b64505a
-def oneshot_eval(model:nn.Module, # the dense model (not modified)
-                 stats:dict, # its `rcpu_stats`
-                 amount:float, # passed to `rcpu_prune`
-                 evaluate, # pruned model -> dict of metrics
-                 **kw, # other `rcpu_prune` options (score, compensate, ...)
-                ) -> dict:
-    "`evaluate` of a copy of `model` pruned one-shot from `stats`."
-    pruned, _ = rcpu_prune(copy.deepcopy(model), None, amount, stats=stats, **kw)
-    return evaluate(pruned)
-
-def method_sweep(model:nn.Module, # the dense model (not modified)
-                 stats:dict, # its `rcpu_stats`, shared by every run
-                 methods:dict, # {name: `rcpu_prune` options}
-                 amounts, # fractions to prune
-                 evaluate, # pruned model -> dict of metrics
-                ) -> pd.DataFrame:
-    "One row per (method, amount): the metrics of the one-shot pruned copy."
-    return pd.DataFrame([{'method': k, 'amount': a} | oneshot_eval(model, stats, a, evaluate, **kw)
-                         for k, kw in methods.items() for a in amounts])
-
-# %% ../nbs/04_procrustes.ipynb #b0540dfe
-COMP_NAMES = {None: 'none', 'rotation': 'rotation', 'rotation+scale': 'rotation+scale', 'lstsq': 'lstsq (ridge)',
-              'flap_bias': 'FLAP bias'}  # display names of `COMPENSATIONS`
-
-def layer_errors(model:nn.Module, # the dense model (not modified)
-                 stats:dict, # `rcpu_stats` the compensations are fitted on
-                 eval_stats:dict, # `rcpu_stats` of other inputs, to measure on
-                 names, # site names, e.g. ('layer2.heads', 'layer2.mlp')
-                 amounts, # fractions of each site's units to prune
-                 compensations=COMPENSATIONS, # the methods to compare
-                 score:str='variance', # the column score that chooses what to prune
-                ) -> pd.DataFrame:
-    "Relative error of each site's pruned, compensated consumer on `eval_stats`: one row per site, amount and method."
-    sites, rows = find_sites(model), []
-    missing = [n for n in names if n not in stats or n not in eval_stats]
-    if missing: raise ValueError(f"no statistics for sites {missing} (collect them with rcpu_stats)")
-    for name in names:
-        W = weight_matrix(_consumer(sites[name]))
-        col = column_scores(W, stats[name], score)
-        for a in amounts:
-            _, cols = _site_keep(sites[name], col, a)
-            for comp in compensations:
-                new, b = compensation(W, stats[name], cols, comp)
-                rows.append({'site': name, 'amount': a, 'compensation': COMP_NAMES[comp], 'tokens': stats[name].count,
-                             'held-out error': reconstruction_error(W, new, cols, eval_stats[name], b)})
-    return pd.DataFrame(rows)
 
 # %% ../nbs/04_procrustes.ipynb #55b9f802
 def demo(n_calib:int=64, n_eval:int=32, ratio:float=0.2) -> list[dict]:

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 import pandas as pd
-from .core import weight_matrix, set_weight_matrix, add_to_bias
+from .core import weight_matrix, set_weight_matrix, add_to_bias, in_features, Tap, collect_moments
 from .invariance import Site, find_sites, site_moments
 from .select import select_sites, validate_amount, keep_count, make_report, site_params, guarded, validate_calib
 from .eval import param_count
 
 # %% auto #0
-__all__ = ['KINDS', 'REDISTRIBUTIONS', 'ridge_inverse', 'coefficients', 'distances', 'Selection', 'select_projective',
-           'select_naive', 'select_closed', 'redistribute_multiplicative', 'redistribute_additive',
-           'benchmark_selection', 'site_rows', 'projective_prune', 'digits_mlp']
+__all__ = ['KINDS', 'REDISTRIBUTIONS', 'QK_METHODS', 'ridge_inverse', 'coefficients', 'distances', 'Selection',
+           'select_projective', 'select_naive', 'select_closed', 'redistribute_multiplicative', 'redistribute_additive',
+           'site_rows', 'projective_prune', 'qk_heads', 'write_qk', 'qk_truncate', 'qk_moments', 'qk_prune']
 
 # %% ../nbs/05_projective.ipynb #091b9c34
 def _matrix(W, what:str='W') -> torch.Tensor:
@@ -282,45 +282,6 @@ def redistribute_additive(V:torch.Tensor, # consumer weight (k, n, ...): axis 1 
         V[:, i] = 0.
     return V[:, sel.keep], (shift if off is not None else None)
 
-# %% ../nbs/05_projective.ipynb #aa3055ec
-def benchmark_selection(n:int, # units of the random layer
-                        m:int, # inputs per unit
-                        lam:float=1e-3, # ridge λ
-                        naive_candidates:int=6, # candidate inverses timed at each of three sizes (naive estimate)
-                        closed_steps:int=3, # steps timed for the closed-form estimate
-                        lazy_steps:int|None=None, # time only this many lazy steps and extrapolate (None: all)
-                        seed:int=0) -> dict:
-    "Seconds to select n/2 of n random units: exact and lazy measured, naive and closed form extrapolated from timed samples."
-    W = torch.randn(n, m, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) / m ** .5
-    r, sizes = n // 2, list(range(n, n - n // 2, -1))  # k = units alive at each step
-    clock = time.perf_counter
-    t = clock(); ex = select_projective(W, r, 'exact', lam); t_exact = clock() - t
-    ls = r if lazy_steps is None else min(lazy_steps, r)
-    t = clock(); select_projective(W, ls, 'lazy', lam, alpha=0.5); t_lazy = clock() - t
-    t_lazy *= sum(k * k for k in sizes) / sum(k * k for k in sizes[:ls])
-    t = clock(); cl = select_closed(W, r, lam, max_steps=closed_steps); t1 = (clock() - t) / closed_steps
-    per = []
-    for k in (n, (3 * n) // 4, n // 2 + 1):
-        Wk = W[:k]; t = clock()
-        for i in range(naive_candidates):
-            Wo = torch.cat([Wk[:i], Wk[i + 1:]])
-            torch.linalg.inv(Wo @ Wo.T + lam * torch.eye(k - 1, dtype=W.dtype)) @ (Wo @ Wk[i])
-        per.append((clock() - t) / naive_candidates / k ** 3)
-    c = sum(per) / len(per)
-    return {'units': n, 'inputs': m, 'naive (s, est.)': sum(c * k ** 4 for k in sizes),
-            'closed form (s, est.)': sum(t1 * (k / n) ** 3 for k in sizes), 'exact (s)': t_exact,
-            'lazy (s)' + (' est.' if ls < r else ''): t_lazy, 'same first units (exact, closed)': bool((cl == ex.removed[:closed_steps]).all())}
-
-def _speed_table(rows:list) -> pd.DataFrame:
-    df = pd.DataFrame(rows).set_index(['units', 'inputs'])
-    lazy = [c for c in df if c.startswith('lazy')]
-    df['lazy extrapolated'] = df[lazy[-1]].notna() if len(lazy) > 1 else lazy[0].endswith('est.')
-    df['lazy (s)'] = df[lazy].bfill(axis=1).iloc[:, 0]
-    df = df.drop(columns=[c for c in lazy if c != 'lazy (s)'])
-    df['exact vs naive (x)'] = df['naive (s, est.)'] / df['exact (s)']
-    df['exact vs lazy (x)'] = df['lazy (s)'] / df['exact (s)']
-    return df
-
 # %% ../nbs/05_projective.ipynb #afef0a8a
 KINDS = ('features', 'channels', 'mlp')
 REDISTRIBUTIONS = (None, 'multiplicative', 'additive')
@@ -387,7 +348,7 @@ def _check_number(name, v):
 def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / GPT-2 / Llama-family model (changed in place)
                      calib=None, # calibration batches: needed with `data_aware` (and used to probe the result)
                      amount:float=0.3, # fraction of each site's units to remove, in [0, 1)
-                     sites=None, # None (every 'features', 'channels', 'mlp' site), a kind, a name, or a list
+                     sites=None, # None (every 'features', 'channels', 'mlp' site), a kind ('qk': GPT-2 queries/keys), a name, or a list
                      mode:str='exact', # 'exact' or 'lazy' greedy selection
                      redistribute:str|None='multiplicative', # one of `REDISTRIBUTIONS`
                      alpha:float=0.5, # share of the producer rows (multiplicative rule)
@@ -398,7 +359,7 @@ def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / G
                      stats:dict|None=None, # precomputed `site_moments` of the dense model (data-aware, no calibration pass)
                      cache:dict|None=None, # selections reused across calls on copies of the same dense model
                     ) -> tuple:
-    "Projective pruning of MLP neurons and conv channels with multiplicative or additive redistribution; returns (model, report)."
+    "Projective pruning of MLP neurons, conv channels and GPT-2 per-head query/key dimensions, with multiplicative or additive redistribution; returns (model, report)."
     amount = validate_amount(amount)
     if mode not in ('exact', 'lazy'): raise ValueError(f"mode must be 'exact' or 'lazy', not {mode!r}")
     if redistribute not in REDISTRIBUTIONS: raise ValueError(f"redistribute must be one of {REDISTRIBUTIONS}, not {redistribute!r}")
@@ -407,8 +368,10 @@ def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / G
     calib = validate_calib(calib, needed=data_aware and stats is None)
     found = find_sites(model)
     chosen = select_sites(model, sites if sites is not None else [k for k in KINDS if any(s.kind == k for s in found)] or 'mlp', found=found)
-    bad = [s.name for s in chosen if s.kind not in KINDS]
-    if bad: raise ValueError(f"projective_prune prunes sites of kinds {KINDS}, not {bad}")
+    bad = [s.name for s in chosen if s.kind not in KINDS + ('qk',)]
+    if bad: raise ValueError(f"projective_prune prunes sites of kinds {KINDS + ('qk',)}, not {bad}")
+    for s in chosen:
+        if s.kind == 'qk': _c_attn(s)  # GPT-2 only
     if data_aware and stats is None: stats = site_moments(model, chosen, calib)
     if data_aware and any(s.name not in stats or stats[s.name].width != s.width for s in chosen):
         raise ValueError("stats do not match the chosen sites (names or widths)")
@@ -417,6 +380,11 @@ def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / G
     with guarded(model, calib[0] if calib else None):
         for s in chosen:
             t, p0, n = time.time(), site_params(s), s.width
+            if s.kind == 'qk':
+                info = _projective_qk(s, amount, mode, redistribute, alpha, beta, gamma, lam, stats[s.name] if data_aware else None)
+                rows.append({'site': s.name, 'kind': 'qk', **info, 'params_before': p0, 'params_after': site_params(s), 'mode': mode,
+                             'score': 'projective' + (' (data)' if data_aware else ''), 'compensation': redistribute, 'seconds': time.time() - t})
+                continue
             n_drop = n - keep_count(n, amount)
             sel, W, b = _site_selection(s, n_drop, mode, lam, a, stats[s.name] if data_aware else None, cache)
             keep = sel.keep
@@ -437,25 +405,140 @@ def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / G
                          'max removed distance': sel.scores.max().item() if n_drop else 0.})
     return model, make_report(rows, n0, param_count(model))
 
-# %% ../nbs/05_projective.ipynb #c2071ea7
-def digits_mlp(retrain:bool=False, # train even if a cached model exists
-               path=None, # cache file (default: rotprune.tsra.cache_dir() / 'mlp_digits.pt')
-              ) -> tuple[nn.Module, dict]:
-    "A ReLU MLP 64-256-256-128-10 trained on 8x8 sklearn digits (seeded, cached), and the digits splits."
-    from pathlib import Path
-    from rotprune.data import digits
-    from rotprune.tsra import train_classifier, cache_dir
-    data, cfg = digits(size=8), dict(sizes=(64, 256, 256, 128, 10), steps=1500, batch_size=64, lr=2e-3, seed=0)
-    torch.manual_seed(cfg['seed'])
-    s = cfg['sizes']
-    model = nn.Sequential(nn.Flatten(), *[l for a, b in zip(s[:-2], s[1:-1]) for l in (nn.Linear(a, b), nn.ReLU())], nn.Linear(s[-2], s[-1]))
-    path = Path(path) if path is not None else cache_dir() / 'mlp_digits.pt'
-    if not retrain and path.exists():
-        ck = torch.load(path, map_location='cpu', weights_only=True)
-        if ck.get('config') == cfg: model.load_state_dict(ck['state_dict']); return model.eval(), data
-    train_classifier(model, data, steps=cfg['steps'], batch_size=cfg['batch_size'], lr=cfg['lr'], warmup=50,
-                     eval_every=100, seed=cfg['seed'], progress=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f'.{os.getpid()}.tmp')
-    torch.save({'state_dict': model.state_dict(), 'config': cfg}, tmp); os.replace(tmp, path)
-    return model.eval(), data
+# %% ../nbs/05_projective.ipynb #qk002
+def _c_attn(site:Site) -> nn.Module:
+    if site.kind != 'qk' or len(site.producers) != 2 or site.producers[0].module is not site.producers[1].module:
+        raise ValueError(f"site {site.name!r} is not a GPT-2 query/key site (kind {site.kind!r}); query/key pruning supports GPT-2")
+    return site.producers[0].module
+
+def qk_heads(site:Site, # a GPT-2 `qk` site
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    "Each head's query and key weights, bias as a last input row: two (H, E+1, d) float64 tensors (q = [x, 1] @ Wq[h])."
+    m, H, d = _c_attn(site), len(site.group.blocks), site.group.blocks[0]
+    Wa = torch.cat([weight_matrix(m), m.bias.detach().to(torch.float64)[:, None]], 1).cpu()  # (out, E+1)
+    return tuple(Wa[p.positions(site.width)].view(H, d, -1).transpose(1, 2).contiguous() for p in site.producers)
+
+@torch.no_grad()
+def write_qk(site:Site, # a GPT-2 `qk` site (pruned by this call when r < d)
+             Wq:torch.Tensor, # new query weights (H, E+1, r), bias as the last row
+             Wk:torch.Tensor, # new key weights (H, E+1, r)
+            ) -> int:
+    "Write each head's new (H, E+1, r) query/key weights into its first r coordinates and remove the others; returns r."
+    m, H, d = _c_attn(site), len(site.group.blocks), site.group.blocks[0]
+    r = Wq.shape[-1]
+    if Wq.shape != Wk.shape or Wq.ndim != 3 or Wq.shape[0] != H or Wq.shape[1] != in_features(m) + 1 or not 1 <= r <= d:
+        raise ValueError(f"Wq, Wk must both be (H={H}, E+1={in_features(m) + 1}, r) with 1 <= r <= {d}, got {tuple(Wq.shape)}, {tuple(Wk.shape)}")
+    W, b = weight_matrix(m), m.bias.detach().to(torch.float64).clone()
+    for p, M in zip(site.producers, (Wq, Wk)):
+        pos = p.positions(site.width).view(H, d)[:, :r].flatten()
+        rows = M.detach().to(torch.float64).transpose(1, 2).reshape(H * r, -1).to(W.device)
+        W[pos], b[pos] = rows[:, :-1], rows[:, -1]
+    set_weight_matrix(m, W); m.bias.data = b.to(m.bias.dtype)
+    if r < d: site.prune(torch.cat([h * d + torch.arange(r) for h in range(H)]))
+    return r
+
+# %% ../nbs/05_projective.ipynb #qk006
+def _sym_pow(C:torch.Tensor, p:float) -> torch.Tensor:
+    ev, U = torch.linalg.eigh(C)
+    return (U * ev.pow(p)) @ U.T
+
+def qk_truncate(Wq:torch.Tensor, # a head's query weights (E+1, d)
+                Wk:torch.Tensor, # its key weights (E+1, d)
+                r:int, # the query/key width to keep
+                Cq:torch.Tensor|None=None, # E[q qᵀ] (d, d) of the head's queries (None: isotropic inputs, WqᵀWq)
+                Ck:torch.Tensor|None=None, # E[k kᵀ] of its keys (None: WkᵀWk)
+                damp:float=1e-6, # added to both, relative to their mean diagonal (they can be ill-conditioned)
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    "The head's bilinear form Wq Wkᵀ truncated to rank r in its whitened SVD basis: (Wq A, Wk B) of width r; exact at r = d."
+    Wq, Wk = _matrix(Wq, 'Wq'), _matrix(Wk, 'Wk')
+    d = Wq.shape[1]
+    if Wk.shape != Wq.shape or not 1 <= r <= d: raise ValueError(f"Wq, Wk must have the same shape (E+1, d) and 1 <= r <= d, got {tuple(Wq.shape)}, {tuple(Wk.shape)}, r={r}")
+    Cq = Wq.T @ Wq if Cq is None else _matrix(Cq, 'Cq')
+    Ck = Wk.T @ Wk if Ck is None else _matrix(Ck, 'Ck')
+    I = torch.eye(d, dtype=torch.float64)
+    Cq, Ck = (C + damp * C.diagonal().mean().clamp(min=1e-300) * I for C in (Cq, Ck))
+    Sq, Sk = _sym_pow(Cq, .5), _sym_pow(Ck, .5)
+    U, s, Vh = torch.linalg.svd(Sq @ Sk)
+    A = torch.linalg.solve(Sq, U[:, :r] * s[:r].sqrt())
+    B = torch.linalg.solve(Sk, Vh[:r].T * s[:r].sqrt())
+    return Wq @ A, Wk @ B
+
+# %% ../nbs/05_projective.ipynb #qk010
+def qk_moments(model:nn.Module, # a GPT-2 model
+               calib, # calibration batches
+               sites=None, # `qk` sites (None: all)
+              ) -> dict:
+    "Streaming float64 second moments of every `qk` site's queries and keys: {site name: (Moments of q, Moments of k)}."
+    chosen = select_sites(model, 'qk' if sites is None else sites)
+    taps, widths = {}, {}
+    for s in chosen:
+        m = _c_attn(s)
+        for tag, p in zip('qk', s.producers): taps[f'{s.name}.{tag}'], widths[f'{s.name}.{tag}'] = [Tap(m, 'output', [p.positions(s.width)])], s.width
+    st = collect_moments(model, validate_calib(calib), taps, widths)
+    return {s.name: (st[f'{s.name}.q'], st[f'{s.name}.k']) for s in chosen}
+
+def _head_block(M, h:int, d:int) -> torch.Tensor:
+    return M.second_moment.detach().double().cpu()[h * d:(h + 1) * d, h * d:(h + 1) * d]
+
+QK_METHODS = ('random', 'norm', 'svd', 'svd-data')
+
+def _qk_head(method, Wq, Wk, r, gen, Cq=None, Ck=None):
+    "One head's new (Wq, Wk) of width r under a selection rule or the SVD truncation."
+    if method.startswith('svd'): return qk_truncate(Wq, Wk, r, Cq, Ck)
+    score = torch.rand(Wq.shape[1], generator=gen, dtype=torch.float64) if method == 'random' else (Wq.pow(2).sum(0) + Wk.pow(2).sum(0)).sqrt()
+    keep = score.argsort(descending=True)[:r].sort().values
+    return Wq[:, keep], Wk[:, keep]
+
+# %% ../nbs/05_projective.ipynb #qk011
+def qk_prune(model:nn.Module, # a GPT-2 model (changed in place)
+             calib=None, # calibration batches: needed by 'svd-data' (and used to probe the result)
+             amount:float=0.2, # fraction of each head's query/key coordinates to remove, in [0, 1)
+             method:str='svd', # one of `QK_METHODS`
+             sites='qk', # `qk` sites: the kind, names or a list
+             seed:int=0, # for 'random'
+             stats:dict|None=None, # precomputed `qk_moments` of the dense model ('svd-data')
+            ) -> tuple:
+    "Remove the same fraction of every head's query/key dimensions by random or norm selection, or by SVD truncation of W_qW_kᵀ; returns (model, report)."
+    amount = validate_amount(amount)
+    if method not in QK_METHODS: raise ValueError(f"method must be one of {QK_METHODS}, not {method!r}")
+    chosen = select_sites(model, sites)
+    for s in chosen: _c_attn(s)
+    calib = validate_calib(calib, needed=method == 'svd-data' and stats is None)
+    if method == 'svd-data' and stats is None: stats = qk_moments(model, calib, chosen)
+    if method == 'svd-data' and any(s.name not in stats or stats[s.name][0].width != s.width for s in chosen):
+        raise ValueError("stats do not match the chosen sites (names or widths)")
+    gen, rows, n0 = torch.Generator().manual_seed(seed), [], param_count(model)
+    with guarded(model, calib[0] if calib else None):
+        for s in chosen:
+            t, p0, (H, d) = time.time(), site_params(s), (len(s.group.blocks), s.group.blocks[0])
+            r, (Wq, Wk) = keep_count(d, amount), qk_heads(s)
+            C = [(_head_block(stats[s.name][0], h, d), _head_block(stats[s.name][1], h, d)) if method == 'svd-data' else (None, None) for h in range(H)]
+            new = [_qk_head(method, Wq[h], Wk[h], r, gen, *C[h]) for h in range(H)]
+            if r < d: write_qk(s, torch.stack([a for a, _ in new]), torch.stack([b for _, b in new]))
+            rows.append({'site': s.name, 'kind': 'qk', 'width_before': H * d, 'width_after': H * r, 'params_before': p0,
+                         'params_after': site_params(s), 'score': method, 'compensation': 'rotation' if 'svd' in method else None,
+                         'seconds': time.time() - t})
+    return model, make_report(rows, n0, param_count(model))
+
+# %% ../nbs/05_projective.ipynb #qk013
+def _projective_qk(s:Site, amount, mode, redistribute, alpha, beta, gamma, lam, m=None) -> dict:
+    "Projective pruning of one GPT-2 `qk` site, head by head: the unit is a (query, key) coordinate pair."
+    H, d = len(s.group.blocks), s.group.blocks[0]
+    r, (Wq, Wk) = keep_count(d, amount), qk_heads(s)
+    a = float(alpha) if redistribute == 'multiplicative' else 0.
+    nq, nk, dist = [], [], 0.
+    for h in range(H):
+        rows = torch.cat([Wq[h].T, Wk[h].T], 1)  # (d, 2(E+1)): the joint query/key rows
+        if m is None: sel = select_projective(rows, d - r, mode, lam, a)
+        else:
+            C = _head_block(m, h, d)
+            sel = select_projective(None, d - r, mode, lam * C.diagonal().mean().clamp(min=1e-300).item(), a, gram=C)
+        keep = sel.keep
+        if redistribute == 'multiplicative':
+            W2, b2, V2 = redistribute_multiplicative(Wq[h][:-1].T, Wq[h][-1], Wk[h], sel, beta, gamma)
+            nq.append(torch.cat([W2.T, b2[None]])); nk.append(V2)
+        else:
+            nq.append(Wq[h][:, keep]); nk.append(redistribute_additive(Wk[h], sel)[0] if redistribute == 'additive' else Wk[h][:, keep])
+        dist = max(dist, sel.scores.max().item() if len(sel.removed) else 0.)
+    if r < d: write_qk(s, torch.stack(nq), torch.stack(nk))
+    return {'width_before': H * d, 'width_after': H * r, 'max removed distance': dist}

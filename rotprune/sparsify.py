@@ -7,8 +7,10 @@ from __future__ import annotations
 import math, time
 import torch
 from torch import nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
 from transformers.pytorch_utils import Conv1D
-from .core import Tap, weight_matrix, set_weight_matrix, in_features
+from .core import Tap, Moments, weight_matrix, set_weight_matrix, in_features, out_features, check_calib
 from .arch import get_adapter
 from .layerwise import layerwise, BlockRunner
 from .select import make_report, guarded, validate_calib
@@ -16,7 +18,8 @@ from .eval import param_count
 
 # %% auto #0
 __all__ = ['PRUNERS', 'n_pruned', 'prune_mask', 'magnitude', 'wanda', 'layer_error', 'sparsegpt', 'linears', 'shared_inputs',
-           'sparsify']
+           'sparsify', 'weight_inputs', 'layer_chain', 'weight_layers', 'chain_input', 'sq_sums',
+           'weight_input_moments']
 
 # %% ../nbs/06a_sparsify.ipynb #9a707dbd
 def _check_sparsity(sparsity, nm) -> tuple[float, tuple|None]:
@@ -214,6 +217,17 @@ def shared_inputs(block:nn.Module, # a transformer block
     return list(groups.values())
 
 # %% ../nbs/06a_sparsify.ipynb #a7f075b5
+def _prune_one(name, mod, H, method, sparsity, nm, pattern, kw, shares=None) -> dict:
+    "Prune one weight layer in place with Gram (or diagonal) H; its report row."
+    t = time.time()
+    W = weight_matrix(mod)
+    set_weight_matrix(mod, PRUNERS[method](W, None if H is None else H.to(W.device), sparsity, nm, **kw))
+    zeros = int((mod.weight == 0).sum())
+    return {'site': name, 'kind': 'conv' if isinstance(mod, nn.Conv2d) else 'linear', 'width_before': in_features(mod),
+            'width_after': in_features(mod), 'params_before': W.numel(), 'params_after': W.numel() - zeros,
+            'score': method, 'compensation': 'OBS' if method == 'sparsegpt' else None, 'seconds': time.time() - t,
+            'pattern': pattern, 'sparsity': zeros / W.numel(), 'shares_input_with': shares}
+
 def _prune_layer(step, method, sparsity, nm, pattern, kw) -> list[dict]:
     "Prune every linear of one layerwise step in place; one report row per linear."
     lin, rows = linears(step.block), []
@@ -223,20 +237,19 @@ def _prune_layer(step, method, sparsity, nm, pattern, kw) -> list[dict]:
     for g in groups:
         m = st[g[0]]
         H = m.gram if method == 'sparsegpt' else m.sq_sum  # Wanda and magnitude need only the diagonal
-        for n in g:
-            t = time.time()
-            W = weight_matrix(lin[n])
-            set_weight_matrix(lin[n], PRUNERS[method](W, H.to(W.device), sparsity, nm, **kw))
-            zeros = int((lin[n].weight == 0).sum())
-            rows.append({'site': f'layer{step.index}.{n}', 'kind': 'linear', 'width_before': in_features(lin[n]),
-                         'width_after': in_features(lin[n]), 'params_before': W.numel(), 'params_after': W.numel() - zeros,
-                         'score': method, 'compensation': 'OBS' if method == 'sparsegpt' else None,
-                         'seconds': time.time() - t, 'pattern': pattern, 'sparsity': zeros / W.numel(),
-                         'shares_input_with': ', '.join(x for x in g if x != n) or None})
+        rows += [_prune_one(f'layer{step.index}.{n}', lin[n], H, method, sparsity, nm, pattern, kw,
+                            ', '.join(x for x in g if x != n) or None) for n in g]
     return rows
 
-def sparsify(model:nn.Module, # a transformer of a family in `rotprune.arch` (changed in place)
-             calib, # calibration batches
+def _width(m:nn.Module) -> int: return m.weight.numel() // out_features(m)  # columns of `weight_matrix`
+
+def _prunable(model:nn.Module, ad) -> dict:
+    "The weight layers `sparsify` prunes, by report name: every linear of every block, or every Linear/Conv2d of a Sequential."
+    if ad.family == 'sequential': return weight_layers(model)
+    return {f'layer{i}.{n}': m for i, b in enumerate(ad.blocks()) for n, m in linears(b).items()}
+
+def sparsify(model:nn.Module, # a transformer of a family in `rotprune.arch`, or an nn.Sequential MLP/CNN (changed in place)
+             calib, # calibration batches (tensors or (x, y) tuples for an nn.Sequential)
              method:str='sparsegpt', # 'magnitude', 'wanda' or 'sparsegpt'
              sparsity:float|None=0.5, # fraction of each linear's weights to zero, in [0, 1) (None with nm)
              nm:tuple|None=None, # (N, M) semi-structured pattern instead, e.g. (2, 4)
@@ -247,17 +260,119 @@ def sparsify(model:nn.Module, # a transformer of a family in `rotprune.arch` (ch
     "Zero `sparsity` of the weights of every linear in every block (or N:M), layer by layer; returns (model, report)."
     if method not in PRUNERS: raise ValueError(f"unknown method {method!r}; choose from {sorted(PRUNERS)}")
     sparsity, nm = _check_sparsity(sparsity, nm)
-    blocks = get_adapter(model).blocks()
+    ad = get_adapter(model)
+    layers = _prunable(model, ad)
     calib = validate_calib(calib)
-    for i, b in enumerate(blocks):
-        for n, m in linears(b).items():
-            if nm is not None and in_features(m) % nm[1]:
-                raise ValueError(f"layer {i} {n}: {in_features(m)} inputs are not a multiple of M={nm[1]}")
+    if ad.family == 'sequential':
+        for i, b in enumerate(calib): chain_input(b, i)  # tensors or (x, y) tuples
+    for n, m in layers.items():
+        if nm is not None and _width(m) % nm[1]: raise ValueError(f"{n}: {_width(m)} inputs are not a multiple of M={nm[1]}")
     before, rows = param_count(model), []
     kw = dict(blocksize=blocksize, damp=damp) if method == 'sparsegpt' else {}
     pattern = f'{nm[0]}:{nm[1]}' if nm else f'{sparsity:.0%}'
     if sparsity > 0:
         with guarded(model, probe=calib[0]):
-            for step in layerwise(model, calib, progress=progress): rows += _prune_layer(step, method, sparsity, nm, pattern, kw)
+            if ad.family == 'sequential': rows = _prune_chain(model, calib, method, sparsity, nm, pattern, kw, progress)
+            else:
+                for step in layerwise(model, calib, progress=progress): rows += _prune_layer(step, method, sparsity, nm, pattern, kw)
     removed = sum(r['params_before'] - r['params_after'] for r in rows)
     return model, make_report(rows, before, before - removed)
+
+# %% ../nbs/06a_sparsify.ipynb #c2a51a84
+def _check_conv(m:nn.Module, name:str=''):
+    "Raise unless the Conv2d is one `weight_inputs` can unfold (zero padding given as numbers, no groups)."
+    if isinstance(m, nn.Conv2d) and (m.groups != 1 or m.padding_mode != 'zeros' or isinstance(m.padding, str)):
+        raise ValueError(f"{name or 'Conv2d'}: only ungrouped convolutions with numeric zero padding can be unfolded "
+                         f"(groups={m.groups}, padding={m.padding!r}, padding_mode={m.padding_mode!r})")
+
+def weight_inputs(m:nn.Module, # an nn.Linear or nn.Conv2d
+                  x:torch.Tensor, # its input: (..., in) for a Linear, (B, C, H, W) for a Conv2d
+                 ) -> torch.Tensor:
+    "The rows the weight of `m` multiplies, (N, in): unfolded patches of a Conv2d (columns as in `weight_matrix`), features of a Linear."
+    if isinstance(m, nn.Conv2d):
+        _check_conv(m)
+        cols = F.unfold(x, m.kernel_size, dilation=m.dilation, padding=m.padding, stride=m.stride)  # (B, C·kh·kw, L)
+        return cols.transpose(1, 2).reshape(-1, cols.shape[1])
+    if isinstance(m, nn.Linear): return x.reshape(-1, x.shape[-1])
+    raise TypeError(f"weight_inputs needs an nn.Linear or nn.Conv2d, got {type(m).__name__}")
+
+# %% ../nbs/06a_sparsify.ipynb #25b03b17
+def layer_chain(model:nn.Sequential, # an nn.Sequential, possibly nested
+               ) -> list[tuple[str, nn.Module]]:
+    "(name, module) for the leaves of an nn.Sequential, in the order its forward applies them."
+    if not isinstance(model, nn.Sequential): raise TypeError(f"layer_chain needs an nn.Sequential, got {type(model).__name__}")
+    out = []
+    def walk(m, prefix):
+        if type(m).forward is not nn.Sequential.forward:
+            raise ValueError(f"{prefix.rstrip('.') or 'the model'}: {type(m).__name__} overrides nn.Sequential.forward")
+        for n, c in m.named_children():
+            if isinstance(c, nn.Sequential): walk(c, f'{prefix}{n}.')
+            else: out.append((f'{prefix}{n}', c))
+    walk(model, '')
+    return out
+
+def weight_layers(model:nn.Sequential) -> dict:
+    "The nn.Linear and nn.Conv2d leaves of an nn.Sequential by name, in forward order (checked unfoldable)."
+    layers = {n: m for n, m in layer_chain(model) if isinstance(m, (nn.Linear, nn.Conv2d))}
+    for n, m in layers.items(): _check_conv(m, n)
+    return layers
+
+# %% ../nbs/06a_sparsify.ipynb #70a44947
+def chain_input(b, i:int=0) -> torch.Tensor:
+    "The input tensor of calibration batch `i` for an nn.Sequential: the batch itself, or the first item of an (x, y) tuple."
+    x = b[0] if isinstance(b, (list, tuple)) and b else b
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"calibration batch {i}: an nn.Sequential takes tensors (or (x, y) tuples), not a {type(b).__name__}")
+    return x
+
+def sq_sums(m:nn.Module, # an nn.Linear or nn.Conv2d
+            x:torch.Tensor, # a batch of its inputs
+           ) -> torch.Tensor:
+    "Σ of the squared `weight_inputs(m, x)` over samples and positions (float64), without unfolding every image."
+    x2 = x.detach().to(torch.float64).pow(2)
+    if isinstance(m, nn.Conv2d):  # Σ_n Σ_p x_n[c, p + k]² = Σ_p (Σ_n x_n²)[c, p + k]: one image to unfold
+        _check_conv(m)
+        return F.unfold(x2.sum(0, keepdim=True), m.kernel_size, dilation=m.dilation, padding=m.padding, stride=m.stride)[0].sum(-1)
+    return weight_inputs(m, x2).sum(0)
+
+def _update(st:Moments, rows:torch.Tensor, chunk:int=1 << 16):
+    for r in rows.split(chunk): st.update(r)  # chunks: the float64 copy of a conv's patches can be large
+
+@torch.no_grad()
+def _prune_chain(model, calib, method, sparsity, nm, pattern, kw, progress=False) -> list[dict]:
+    "Prune every Linear/Conv2d of an nn.Sequential in forward order, each on the inputs the pruned layers before it give."
+    xs = [chain_input(b, i) for i, b in enumerate(calib)] if method != 'magnitude' else []  # magnitude needs no data
+    rows, was = [], model.training
+    model.eval()
+    try:
+        for name, mod in tqdm(layer_chain(model), desc='layers', disable=not progress, leave=False):
+            if isinstance(mod, (nn.Linear, nn.Conv2d)):
+                if method == 'sparsegpt':
+                    st = Moments(_width(mod), device=mod.weight.device, name=name)
+                    for x in xs: _update(st, weight_inputs(mod, x))
+                    H = st.gram
+                else: H = sum(sq_sums(mod, x) for x in xs) if xs else None  # Wanda needs only Σ x², magnitude nothing
+                rows.append(_prune_one(name, mod, H, method, sparsity, nm, pattern, kw))
+            xs = [mod(x) for x in xs]
+    finally: model.train(was)
+    return rows
+
+# %% ../nbs/06a_sparsify.ipynb #bf111f94
+@torch.no_grad()
+def weight_input_moments(model:nn.Sequential, # an nn.Sequential MLP/CNN (not changed)
+                         calib, # calibration batches (tensors or (x, y) tuples)
+                         diagonal:bool=False, # per-input sums only, no Gram matrices
+                        ) -> dict:
+    "One pass over `calib`: float64 `Moments` of the rows every Linear/Conv2d weight multiplies (`weight_inputs`), by name."
+    layers = weight_layers(model)
+    calib = validate_calib(calib)
+    xs = [chain_input(b, i) for i, b in enumerate(calib)]
+    st = {n: Moments(_width(m), device=m.weight.device, name=n, diagonal=diagonal) for n, m in layers.items()}
+    hooks = [m.register_forward_pre_hook(lambda mod, args, n=n: _update(st[n], weight_inputs(mod, args[0]))) for n, m in layers.items()]
+    was = model.training; model.eval()
+    try:
+        for x in xs: model(x)
+    finally:
+        for h in hooks: h.remove()
+        model.train(was)
+    return st

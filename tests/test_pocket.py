@@ -6,7 +6,7 @@ import pytest
 SHRINK = textwrap.dedent('''
     import rotprune.data as d
     d.POCKET_TOKENIZER.update(vocab_size=300)
-    d.POCKET_TRAIN.update(steps=3, batch_size=2, seq_len=16, warmup=1, eval_every=3)
+    for f in d.POCKET_TRAIN: d.POCKET_TRAIN[f].update(steps=3, batch_size=2, seq_len=16, warmup=1, eval_every=3)
     d.POCKET_ARCHS['llama'].update(hidden_size=32, intermediate_size=48, num_hidden_layers=1)
     d.POCKET_ARCHS['gpt2'].update(n_embd=32, n_layer=1)
     text = ["Return the number of items in a container, or raise an error when it has no length."] * 40
@@ -18,7 +18,8 @@ def _shrunk(monkeypatch, tmp_path):
     import rotprune.data as d
     monkeypatch.setenv('ROTPRUNE_CACHE', str(tmp_path))
     monkeypatch.setitem(d.POCKET_TOKENIZER, 'vocab_size', 300)
-    monkeypatch.setattr(d, 'POCKET_TRAIN', {**d.POCKET_TRAIN, 'steps': 3, 'batch_size': 2, 'seq_len': 16, 'warmup': 1, 'eval_every': 3})
+    small = dict(steps=3, batch_size=2, seq_len=16, warmup=1, eval_every=3)
+    monkeypatch.setattr(d, 'POCKET_TRAIN', {f: {**t, **small} for f, t in d.POCKET_TRAIN.items()})
     monkeypatch.setitem(d.POCKET_ARCHS, 'llama', {**d.POCKET_ARCHS['llama'], 'hidden_size': 32, 'intermediate_size': 48, 'num_hidden_layers': 1})
     monkeypatch.setattr(d, 'pocket_text', lambda split: ["Return the number of items in a container, or raise an error."] * 40)
     return d
@@ -28,7 +29,7 @@ def test_recipe_change_gives_new_directory(monkeypatch, tmp_path):
     d = _shrunk(monkeypatch, tmp_path)
     p1 = d.pocket_path('llama')
     assert p1.parent == tmp_path and p1.name.startswith('pocket-llama-')
-    monkeypatch.setattr(d, 'POCKET_TRAIN', {**d.POCKET_TRAIN, 'lr': 1e-3})
+    monkeypatch.setitem(d.POCKET_TRAIN, 'llama', {**d.POCKET_TRAIN['llama'], 'lr': 1e-3})
     assert d.pocket_path('llama') != p1
     assert d.pocket_path('gpt2') != d.pocket_path('llama')
 
