@@ -16,8 +16,8 @@ from torch import nn
 __all__ = ['TINY_ARCHS', 'POCKET_SPLITS', 'EOS', 'POCKET_FAMILIES', 'POCKET_TOKENIZER', 'POCKET_ARCHS', 'POCKET_TRAIN',
            'CIFAR_MEAN', 'CIFAR_STD', 'DataUnavailableError', 'Passage', 'pydoc_passages', 'text_batches',
            'minilm_path', 'minilm', 'tiny_model', 'tiny_batches', 'stdlib_passages', 'pocket_text', 'train_bpe',
-           'token_stream', 'train_lm', 'cache_dir', 'pocket_recipe', 'pocket_path', 'pocket_lm', 'NgramLM', 'digits',
-           'hub_reachable', 'cifar10', 'wikitext2', 'hf_model']
+           'token_stream', 'train_lm', 'cache_dir', 'pocket_recipe', 'pocket_path', 'pocket_lm', 'pocket_lms',
+           'NgramLM', 'digits', 'hub_reachable', 'cifar10', 'wikitext2', 'hf_model']
 
 # %% ../nbs/00a_data.ipynb #a2a14d1c
 class DataUnavailableError(RuntimeError):
@@ -330,6 +330,23 @@ def pocket_lm(family:str='llama', # one of `POCKET_FAMILIES`
         if bars and not progress: hf_logging.enable_progress_bar()
     model.history = json.loads((path / 'training.json').read_text())
     return model, tok
+
+# %% ../nbs/00a_data.ipynb #336d22bb
+def pocket_lms(families=POCKET_FAMILIES, # pocket families to load
+               dtype:torch.dtype=torch.float32, # dtype of the returned models
+              ) -> dict:
+    "Several pocket models, {family: (model, tokenizer)}: those not cached train at the same time, one process (one thread) each."
+    import subprocess, sys
+    fams = list(families)
+    for f in fams: pocket_recipe(f)  # an unknown family fails here, before anything starts
+    missing = [f for f in fams if not (pocket_path(f) / 'training.json').exists()]
+    if len(missing) > 1:  # e.g. a new machine: two cores train two models in the time of one
+        run = lambda f: subprocess.Popen([sys.executable, '-c', f'from rotprune.data import pocket_lm; pocket_lm({f!r}, progress=False)'],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        procs = {f: run(f) for f in missing}
+        failed = {f: p.communicate()[1] for f, p in procs.items() if p.wait() != 0}
+        if failed: raise RuntimeError(f"training pocket models {sorted(failed)} failed: " + ' | '.join(e[-500:] for e in failed.values()))
+    return {f: pocket_lm(f, progress=False, dtype=dtype) for f in fams}
 
 # %% ../nbs/00a_data.ipynb #530d36e8
 class NgramLM:
