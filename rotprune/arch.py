@@ -10,14 +10,18 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 from transformers.cache_utils import EncoderDecoderCache
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+import sys
 from transformers.models.gpt2.modeling_gpt2 import GPT2Attention, eager_attention_forward
+from transformers.models.llama.modeling_llama import LlamaAttention
+from transformers.models.mistral.modeling_mistral import MistralAttention
+from transformers.models.qwen2.modeling_qwen2 import Qwen2Attention
 from .core import out_features, in_features, Tap
 from .invariance import Group, Port, Site, RMSNorm
 from dataclasses import dataclass
 from typing import Callable
 
 # %% auto #0
-__all__ = ['ADAPTERS', 'QK_OPT_IN', 'UnsupportedModelError', 'register_adapter', 'get_adapter', 'Adapter', 'SequentialAdapter', 'BertAdapter', 'GPT2Adapter', 'GPT2QKSlimAttention', 'set_qk_head_dim', 'QKSite', 'LlamaAdapter', 'describe', 'layer_shapes', 'config_mismatches', 'sync_config', 'config_describes_weights', 'BertValueSlimSelfAttention', 'set_value_head_size', 'value_dims_site']
+__all__ = ['ADAPTERS', 'QK_OPT_IN', 'ROPE_SLIM', 'UnsupportedModelError', 'register_adapter', 'get_adapter', 'Adapter', 'SequentialAdapter', 'BertAdapter', 'GPT2Adapter', 'kv_cache', 'GPT2QKSlimAttention', 'set_qk_head_dim', 'QKSite', 'LlamaAdapter', 'RopeQKSlimAttention', 'LlamaQKSlimAttention', 'MistralQKSlimAttention', 'Qwen2QKSlimAttention', 'set_qk_planes', 'RopeQKSite', 'describe', 'layer_shapes', 'config_mismatches', 'sync_config', 'config_describes_weights', 'BertValueSlimSelfAttention', 'set_value_head_size', 'value_dims_site']
 
 # %% ../nbs/00c_arch.ipynb #bd7dc736
 class UnsupportedModelError(ValueError):
@@ -32,9 +36,9 @@ def register_adapter(cls):
     return cls
 
 def _meta_check(model:nn.Module):
-    if any(p.is_meta for p in model.parameters()):
-        raise UnsupportedModelError(f"{type(model).__name__} has parameters on the meta device (not loaded): "
-                                    "load the weights before finding or changing sites")
+    if any(p.is_meta for p in model.parameters()):  # not loaded, or offloaded by accelerate: see `rotprune.layerwise.check_loaded`
+        from rotprune.layerwise import check_loaded
+        check_loaded(model)
 
 def get_adapter(model:nn.Module # an `nn.Sequential` or a Hugging Face model
                ): # the family's `Adapter`
@@ -200,10 +204,16 @@ class GPT2Adapter(Adapter):
         return w | ({'qk': s['n_head'] * s['qk_head_dim']} if 'qk_head_dim' in s else {})
 
 # %% ../nbs/00c_arch.ipynb #qkslim1
+def kv_cache(past_key_values, kwargs:dict):
+    "The KV cache an attention's forward was given: transformers passes `past_key_values` or, since 5.2x, `cache` (popped from `kwargs`)."
+    cache = kwargs.pop('cache', None)
+    return past_key_values if past_key_values is not None else cache
+
 class GPT2QKSlimAttention(GPT2Attention):
     "GPT-2 self-attention whose per-head query/key width `qk_head_dim` may be smaller than the value width `head_dim` (scale 1/√head_dim kept)."
     def forward(self, hidden_states, past_key_values=None, attention_mask=None, encoder_hidden_states=None,
                 encoder_attention_mask=None, output_attentions=False, **kwargs):
+        past_key_values = kv_cache(past_key_values, kwargs)
         if encoder_hidden_states is not None: raise NotImplementedError("q/k-slim attention does not support cross-attention")
         H, dqk, dv = self.num_heads, self.qk_head_dim, self.head_dim
         q, k, v = self.c_attn(hidden_states).split([H * dqk, H * dqk, H * dv], dim=2)
@@ -233,13 +243,23 @@ def set_qk_head_dim(attn:nn.Module, # a GPT2Attention (self-attention)
     attn.__class__, attn.qk_head_dim = GPT2QKSlimAttention, int(dqk)
     return attn
 
-QK_OPT_IN = ("opt-in: GPT-2 query/key dimensions are pruned only where named (sites='qk', the same number in every "
-             "head; rotprune.projective.qk_prune, projective_prune)")
+QK_OPT_IN = ("opt-in: query/key dimensions (GPT-2) and rotary planes (Llama, Mistral, Qwen2) are pruned only where named "
+             "(sites='qk', the same number in every head; rotprune.projective.qk_prune, projective_prune)")
 
 @dataclass(eq=False, repr=False)
 class QKSite(Site):
     "A GPT-2 `qk` site: per-head query/key coordinates, pruned one by one with the same count kept in every head."
     refresh: Callable|None = None  # the layer's qk site as it is now (set by `Adapter.sites`)
+    def _rebuilt(self, w:int) -> torch.Tensor:
+        "The keep that `arange(w)` stands for in a shape rebuild (load_pruned): the first w/H coordinates of every head."
+        H, d = len(self.group.blocks), self.group.blocks[0]
+        return torch.cat([h * d + torch.arange(w // H) for h in range(H)])
+    def _check_keep(self, k:torch.Tensor):
+        H, d = len(self.group.blocks), self.group.blocks[0]
+        counts = torch.bincount(k.clamp(0, self.width - 1) // d, minlength=H)
+        if (counts != counts[0]).any():
+            raise ValueError(f"site {self.name!r}: keep must hold the same number of query/key coordinates in every head, "
+                             f"got {counts.tolist()}")
     def prune(self, keep) -> Site:
         "Keep query/key coordinates `keep` (the same number in each head; `arange(w)`: the first w/H of every head)."
         k = torch.as_tensor(keep)
@@ -248,16 +268,12 @@ class QKSite(Site):
             if torch.equal(k, torch.arange(len(k))) and not self.stale and self.refresh is not None and \
                any(p.size() != p.n for p in self.producers):  # a shape rebuild after whole heads went (load_pruned): re-read the layer
                 return self.refresh().prune(k)
-            H, d = len(self.group.blocks), self.group.blocks[0]
-            if len(k) < self.width and len(k) % H == 0 and torch.equal(k, torch.arange(len(k))):  # a shape rebuild (load_pruned)
-                k = torch.cat([h * d + torch.arange(len(k) // H) for h in range(H)])
-            counts = torch.bincount(k.clamp(0, self.width - 1) // d, minlength=H)
-            if (counts != counts[0]).any():
-                raise ValueError(f"site {self.name!r}: keep must hold the same number of query/key coordinates in every head, "
-                                 f"got {counts.tolist()}")
+            if len(k) < self.width and len(k) % (len(self.group.blocks) * self._per) == 0 and torch.equal(k, torch.arange(len(k))): k = self._rebuilt(len(k))  # a shape rebuild (load_pruned)
+            self._check_keep(k)
         reason, self.prunable = self.prunable, ''  # opt-in (QK_OPT_IN): named, it prunes
         try: return Site.prune(self, k)
         finally: self.prunable = reason
+    _per = 1  # coordinates per unit (a RoPE unit is a plane: 2)
 
 # %% ../nbs/00c_arch.ipynb #ff0a4f51
 def _rope_fraction(cfg) -> float:
@@ -266,6 +282,9 @@ def _rope_fraction(cfg) -> float:
     for f in (getattr(cfg, 'partial_rotary_factor', None), rp.get('partial_rotary_factor') if isinstance(rp, dict) else None):
         if f is not None: return float(f)
     return 1.0
+
+def _is_rope_slim(a) -> bool:  # RopeQKSlimAttention, defined below (by name: this page's cells define it too)
+    return any(c.__name__ == 'RopeQKSlimAttention' for c in type(a).__mro__)
 
 @register_adapter
 class LlamaAdapter(Adapter):
@@ -278,30 +297,34 @@ class LlamaAdapter(Adapter):
         if H % K: self.refuse(f"{H} query heads are not a multiple of {K} key/value heads")
         for i, l in enumerate(self.blocks()):
             a, m = getattr(l, 'self_attn', None), getattr(l, 'mlp', None)
-            if a is None or not type(a).__module__.startswith('transformers.models.') or not type(a).__name__.endswith('Attention'):
-                self.refuse(f"layer {i}: unknown attention {type(a).__name__}")
+            known = a is not None and type(a).__name__.endswith('Attention') and \
+                    (type(a).__module__.startswith('transformers.models.') or _is_rope_slim(a))  # RopeQKSlimAttention: below
+            if not known: self.refuse(f"layer {i}: unknown attention {type(a).__name__}")
             if m is None or not all(isinstance(getattr(m, p, None), nn.Linear) for p in ('gate_proj', 'up_proj', 'down_proj')):
                 self.refuse(f"layer {i}: the MLP is not a gated gate/up/down MLP ({type(m).__name__})")
     def blocks(self): return self.base.layers
     def layer_sites(self, i, layer):
         a, mlp = layer.self_attn, layer.mlp
         dh = a.head_dim
-        n_kv = out_features(a.k_proj) // dh
+        dqk = 2 * a.qk_planes.shape[1] if _is_rope_slim(a) else dh  # per-head query/key width
+        n_kv = out_features(a.v_proj) // dh
         n_rep = out_features(a.q_proj) // out_features(a.k_proj)
         # query head (g*n_rep + r) reads key/value head g (repeat_kv interleaves)
-        rep = [torch.cat([_arange((g * n_rep + r) * dh, dh) for g in range(n_kv)]) for r in range(n_rep)]
+        rep = lambda d: [torch.cat([_arange((g * n_rep + r) * d, d) for g in range(n_kv)]) for r in range(n_rep)]
+        full = dqk == dh
         sites = [Site(f'layer{i}.mlp', 'mlp', Group.permutation(out_features(mlp.up_proj)),
                       [Port(mlp.gate_proj, 'out'), Port(mlp.up_proj, 'out')], [Port(mlp.down_proj, 'in')],
                       taps=[Tap(mlp.down_proj, 'input')]),
                  Site(f'layer{i}.heads', 'heads', Group.orthogonal(n_kv * dh, n_kv), [Port(a.v_proj, 'out')],
-                      [Port(a.o_proj, 'in', ix) for ix in rep], taps=[Tap(a.o_proj, 'input', rep)],
-                      companions=[Port(a.k_proj, 'out')] + [Port(a.q_proj, 'out', ix) for ix in rep], prune_unit=dh,
-                      on_prune=lambda keep, a=a: _sync_gqa(a))]
+                      [Port(a.o_proj, 'in', ix) for ix in rep(dh)], taps=[Tap(a.o_proj, 'input', rep(dh))],
+                      companions=[Port(a.k_proj, 'out')] + [Port(a.q_proj, 'out', ix) for ix in rep(dh)] if full else [], prune_unit=dh,
+                      on_prune=lambda keep, a=a: _sync_gqa(a),
+                      prunable='' if full else 'queries/keys keep fewer rotary planes than values: prune whole heads before rotary planes')]
         if not (hasattr(a, 'q_norm') or hasattr(a, 'k_norm')):  # Qwen3: per-head norms on q, k break the symmetry
-            sites.append(Site(f'layer{i}.qk', 'qk', Group.rope(n_kv * dh, n_kv),
-                              [Port(a.k_proj, 'out')] + [Port(a.q_proj, 'out', ix) for ix in rep], [],
-                              taps=[Tap(a.k_proj, 'output')], prunable='query/key-dimension pruning is implemented for GPT-2 only '
-                              '(a RoPE head would lose whole rotary planes, shared by the query heads of a key/value head)'))
+            sites.append(RopeQKSite(f'layer{i}.qk', 'qk', Group.rope(n_kv * dqk, n_kv),
+                                    [Port(a.k_proj, 'out')] + [Port(a.q_proj, 'out', ix) for ix in rep(dqk)], [],
+                                    taps=[Tap(a.k_proj, 'output')], on_prune=lambda keep, a=a: set_qk_planes(a, _planes_kept(a, keep)),
+                                    prunable=QK_OPT_IN))
         return sites
     def norm_readers(self):
         base, head = self.base, self.model.get_output_embeddings()
@@ -316,15 +339,103 @@ class LlamaAdapter(Adapter):
         return [base.embed_tokens] + [m for l in base.layers for m in (l.self_attn.o_proj, l.mlp.down_proj)]
     def layer_shapes(self, i, layer):
         a = layer.self_attn
-        return {'num_attention_heads': out_features(a.q_proj) // a.head_dim,
-                'num_key_value_heads': out_features(a.k_proj) // a.head_dim,
-                'head_dim': a.head_dim, 'intermediate_size': out_features(layer.mlp.up_proj)}
-    def config_fields(self, s): return dict(s)
-    def site_widths(self, layer, s): return {'mlp': s['intermediate_size'], 'heads': s['num_key_value_heads'] * s['head_dim']}
+        out = {'num_attention_heads': out_features(a.q_proj) // out_features(a.k_proj) * out_features(a.v_proj) // a.head_dim,
+               'num_key_value_heads': out_features(a.v_proj) // a.head_dim,
+               'head_dim': a.head_dim, 'intermediate_size': out_features(layer.mlp.up_proj)}
+        return out | ({'qk_head_dim': 2 * a.qk_planes.shape[1]} if _is_rope_slim(a) else {})
+    def config_fields(self, s): return {k: v for k, v in s.items() if k != 'qk_head_dim'}
+    def site_widths(self, layer, s):
+        w = {'mlp': s['intermediate_size'], 'heads': s['num_key_value_heads'] * s['head_dim']}
+        return w | ({'qk': s['num_key_value_heads'] * s['qk_head_dim']} if 'qk_head_dim' in s else {})
 
 def _sync_gqa(a:nn.Module):
     "After whole key/value heads are pruned, keep the attention's group count consistent."
     a.num_key_value_groups = out_features(a.q_proj) // out_features(a.k_proj)
+
+# %% ../nbs/00c_arch.ipynb #baaf82ac
+class RopeQKSlimAttention:
+    "Mixin for a rotate-half RoPE attention whose key/value heads keep only the rotary planes `qk_planes` (K, p): q/k width 2p per head, values and scale 1/√head_dim unchanged."
+    def _attn_kwargs(self) -> dict: return {}
+    def _eager(self):
+        base = next(c for c in type(self).__mro__ if c.__module__.startswith('transformers.models.'))
+        return sys.modules[base.__module__].eager_attention_forward
+    def _rope(self, x:torch.Tensor, cos:torch.Tensor, sin:torch.Tensor) -> torch.Tensor:
+        "Rotate-half RoPE on x (B, heads, T, 2p) with per-head cos/sin (B, heads, T, 2p)."
+        h = x.shape[-1] // 2
+        return x * cos + torch.cat((-x[..., h:], x[..., :h]), -1) * sin
+    def forward(self, hidden_states, position_embeddings=None, attention_mask=None, past_key_values=None, **kwargs):
+        past_key_values = kv_cache(past_key_values, kwargs)
+        shp, P = hidden_states.shape[:-1], self.qk_planes.long()  # (K, p) plane indices of each key/value head
+        w, n_rep = 2 * P.shape[1], self.num_key_value_groups
+        q = self.q_proj(hidden_states).view(*shp, -1, w).transpose(1, 2)  # (B, H, T, 2p)
+        k = self.k_proj(hidden_states).view(*shp, -1, w).transpose(1, 2)  # (B, K, T, 2p)
+        v = self.v_proj(hidden_states).view(*shp, -1, self.head_dim).transpose(1, 2)  # (B, K, T, head_dim)
+        idx = torch.cat([P, P + self.head_dim // 2], 1)  # (K, 2p): each head's coordinates in the dense cos/sin
+        cos, sin = (t[..., idx].permute(0, 2, 1, 3) for t in position_embeddings)  # (B, K, T, 2p)
+        q = self._rope(q, cos.repeat_interleave(n_rep, 1), sin.repeat_interleave(n_rep, 1))  # query head g*n_rep + r reads head g
+        k = self._rope(k, cos, sin)
+        if past_key_values is not None: k, v = past_key_values.update(k, v, self.layer_idx)
+        fn = ALL_ATTENTION_FUNCTIONS.get_interface(self.config._attn_implementation, self._eager())
+        o, wts = fn(self, q, k, v, attention_mask, dropout=0.0 if not self.training else self.attention_dropout,
+                    scaling=self.scaling, **self._attn_kwargs(), **kwargs)
+        return self.o_proj(o.reshape(*shp, -1).contiguous()), wts
+
+class LlamaQKSlimAttention(RopeQKSlimAttention, LlamaAttention):
+    "`LlamaAttention` with rotary planes removed (see `RopeQKSlimAttention`)."
+
+class MistralQKSlimAttention(RopeQKSlimAttention, MistralAttention):
+    "`MistralAttention` with rotary planes removed (see `RopeQKSlimAttention`)."
+    def _attn_kwargs(self): return {'sliding_window': getattr(self.config, 'sliding_window', None)}
+
+class Qwen2QKSlimAttention(RopeQKSlimAttention, Qwen2Attention):
+    "`Qwen2Attention` with rotary planes removed (see `RopeQKSlimAttention`)."
+    def _attn_kwargs(self): return {'sliding_window': self.sliding_window}
+
+ROPE_SLIM = {LlamaAttention: LlamaQKSlimAttention, MistralAttention: MistralQKSlimAttention, Qwen2Attention: Qwen2QKSlimAttention}
+
+# %% ../nbs/00c_arch.ipynb #d055f06d
+def set_qk_planes(attn:nn.Module, # a Llama/Mistral/Qwen2 attention (or its slim version)
+                  planes, # (K, p) integers: the rotary planes each key/value head keeps, ascending, in [0, head_dim/2)
+                 ) -> nn.Module:
+    "Let a rotate-half RoPE attention read queries/keys made of rotary planes `planes` of each key/value head (its q/k weights must already have those rows)."
+    base = next((c for c in type(attn).__mro__ if c in ROPE_SLIM), None)
+    if base is None: raise NotImplementedError(f"rotary-plane pruning supports {', '.join(c.__name__ for c in ROPE_SLIM)}, not {type(attn).__name__}")
+    P, dh = torch.as_tensor(planes), attn.head_dim
+    if P.ndim != 2 or not P.numel() or P.is_floating_point() or P.dtype == torch.bool: raise ValueError(f"planes must be a (K, p) integer tensor, got {tuple(P.shape)} {P.dtype}")
+    P, (K, p) = P.long().cpu(), P.shape
+    if P.min() < 0 or P.max() >= dh // 2 or (P.diff(dim=1) <= 0).any(): raise ValueError(f"each head's planes must be ascending indices in [0, {dh // 2})")
+    if out_features(attn.v_proj) != K * dh or out_features(attn.k_proj) != K * 2 * p or out_features(attn.q_proj) % (K * 2 * p):
+        raise ValueError(f"k_proj writes {out_features(attn.k_proj)} features, not {K} heads x 2 x {p} planes (or q_proj/v_proj disagree)")
+    attn.__class__ = ROPE_SLIM[base]
+    w = attn.k_proj.weight  # stored in the weights' float dtype: casts and loaders treat it like them (small integers: exact)
+    attn.register_buffer('qk_planes', P.to(device=w.device, dtype=w.dtype if w.is_floating_point() else torch.float32), persistent=True)
+    return attn
+
+def _planes_kept(attn:nn.Module, keep:torch.Tensor) -> torch.Tensor:
+    "The original plane indices (K, p) that a `qk` site's sorted `keep` leaves in each key/value head."
+    K = out_features(attn.v_proj) // attn.head_dim
+    d = 2 * attn.qk_planes.shape[1] if _is_rope_slim(attn) else attn.head_dim  # per-head width before this prune
+    old = attn.qk_planes.long().cpu() if _is_rope_slim(attn) else torch.arange(d // 2).expand(K, d // 2)
+    k = torch.as_tensor(keep).long().cpu()
+    local = torch.stack([k[(k // d == g) & (k % d < d // 2)] % d for g in range(K)])
+    return torch.gather(old, 1, local)
+
+@dataclass(eq=False, repr=False)
+class RopeQKSite(QKSite):
+    "A Llama-family `qk` site: whole rotary planes of each key/value head (with the query heads reading it), the same number in every head."
+    _per = 2
+    def _rebuilt(self, w:int) -> torch.Tensor:
+        "`arange(w)` in a shape rebuild: the first w/(2K) planes of every key/value head."
+        K, d = len(self.group.blocks), self.group.blocks[0]
+        p = w // (2 * K)
+        return torch.cat([g * d + torch.cat([torch.arange(p), d // 2 + torch.arange(p)]) for g in range(K)])
+    def _check_keep(self, k:torch.Tensor):
+        K, d = len(self.group.blocks), self.group.blocks[0]
+        heads = [k[k.clamp(0, self.width - 1) // d == g] % d for g in range(K)]
+        lo, hi = [set(c[c < d // 2].tolist()) for c in heads], [set((c[c >= d // 2] - d // 2).tolist()) for c in heads]
+        if any(a != b for a, b in zip(lo, hi)) or len({len(a) for a in lo}) != 1:
+            raise ValueError(f"site {self.name!r}: keep must hold whole rotary planes (coordinates j and j + {d // 2} of a head), "
+                             f"the same number in every key/value head; got {[len(c) for c in heads]} coordinates per head")
 
 # %% ../nbs/00c_arch.ipynb #a119a4eb
 def describe(model:nn.Module) -> str:
@@ -345,7 +456,8 @@ def config_mismatches(model:nn.Module, # a Hugging Face model
     cfg = copy.deepcopy(config if config is not None else model.config)
     cfg.__dict__.pop('rotprune', None)
     with torch.device('meta'): ref = type(model)(cfg)
-    a = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    rebuilt = {f'{n}.qk_planes' for n, m in model.named_modules() if _is_rope_slim(m)}  # rebuilt from `layer_shapes`
+    a = {k: tuple(v.shape) for k, v in model.state_dict().items() if k not in rebuilt}
     b = {k: tuple(v.shape) for k, v in ref.state_dict().items()}
     out = [f"{k}: weights {a[k]}, config {b[k]}" for k in sorted(a.keys() & b.keys()) if a[k] != b[k]]
     out += [f"{k}: in the weights, not in the config" for k in sorted(a.keys() - b.keys())]
@@ -404,7 +516,7 @@ from transformers.models.bert.modeling_bert import BertSelfAttention
 class BertValueSlimSelfAttention(BertSelfAttention):
     "BERT self-attention whose value heads have their own size, `value_head_size` (queries/keys keep theirs)."
     def forward(self, hidden_states, attention_mask=None, past_key_values=None, **kwargs):
-        if past_key_values is not None: raise NotImplementedError("value-slim attention does not support a KV cache")
+        if kv_cache(past_key_values, kwargs) is not None: raise NotImplementedError("value-slim attention does not support a KV cache")
         shp = hidden_states.shape[:-1]
         q = self.query(hidden_states).view(*shp, -1, self.attention_head_size).transpose(1, 2)  # (B, H, T, dqk)
         k = self.key(hidden_states).view(*shp, -1, self.attention_head_size).transpose(1, 2)  # (B, H, T, dqk)

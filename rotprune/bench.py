@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .eval import accuracy
 
 # %% auto #0
-__all__ = ['cache_dir', 'lr_schedule', 'random_crop_flip', 'train_classifier', 'training_curves', 'plot_sweep', 'table', 'frontier', 'METHODS', 'prune_sweep', 'reliable_frontier', 'threshold_sweep', 'COMP_NAMES', 'merge_moments', 'cumulative_stats', 'query_doc_split', 'retrieval_scores', 'oneshot_eval', 'method_sweep', 'layer_errors', 'benchmark_selection', 'digits_mlp', 'gram_pass', 'peak_rss', 'pocket_gram_memory']
+__all__ = ['cache_dir', 'lr_schedule', 'random_crop_flip', 'train_classifier', 'training_curves', 'plot_sweep', 'table', 'frontier', 'METHODS', 'prune_sweep', 'reliable_frontier', 'threshold_sweep', 'COMP_NAMES', 'merge_moments', 'cumulative_stats', 'query_doc_split', 'retrieval_scores', 'oneshot_eval', 'method_sweep', 'layer_errors', 'benchmark_selection', 'digits_mlp', 'gram_pass', 'peak_rss', 'pocket_gram_memory', 'offload_memory']
 
 # %% ../nbs/00f_bench.ipynb #cbb0bdf1
 def cache_dir() -> Path:
@@ -482,3 +482,32 @@ def pocket_gram_memory(how:str, # 'layer by layer' or 'one pass'
         _, mib = peak_rss(lambda: gram_pass(lm, cal, how))
         rows.append({'pass': how, 'passages': n, 'tokens': sum(int(b['attention_mask'].sum()) for b in cal), 'peak MiB': mib})
     return rows
+
+# %% ../nbs/07_pipeline.ipynb #9bbc6b5e
+def offload_memory(how:str, # 'in memory', or 'offloaded' (every block and the head on disk)
+                   layers:int=8, # size of the random Llama: blocks
+                   hidden:int=512, # and width (MLP 2.75x, 8 heads sharing 4 key/value heads, 2,048 tokens)
+                   recipe:str='rcpu', # what `rotprune.pipeline.prune` runs
+                   amount:float=0.3,
+                  ) -> dict:
+    "Peak resident MiB added by loading a saved random Llama, pruning it with `recipe` and saving it (32MB shards), in memory or offloaded (run it in a fresh process)."
+    import tempfile, transformers
+    from rotprune.pipeline import prune, save_pruned
+    from rotprune.eval import param_bytes
+    torch.set_num_threads(1); transformers.logging.set_verbosity_error(); transformers.logging.disable_progress_bar()
+    g = torch.Generator().manual_seed(0)
+    cfg = transformers.LlamaConfig(vocab_size=2048, hidden_size=hidden, intermediate_size=hidden * 11 // 4, num_hidden_layers=layers,
+                                   num_attention_heads=8, num_key_value_heads=4)
+    calib = [{'input_ids': torch.randint(0, 2048, (4, 64), generator=g), 'attention_mask': torch.ones(4, 64, dtype=torch.long)} for _ in range(4)]
+    dm = {'model.embed_tokens': 'cpu', 'model.rotary_emb': 'cpu', 'model.norm': 'cpu', 'lm_head': 'disk'} | {f'model.layers.{i}': 'disk' for i in range(layers)}
+    with tempfile.TemporaryDirectory() as d:
+        torch.manual_seed(0); dense = transformers.LlamaForCausalLM(cfg); size = param_bytes(dense)
+        dense.save_pretrained(f'{d}/dense'); del dense
+        kw = dict(device_map=dm, offload_folder=f'{d}/offload') if how == 'offloaded' else {}
+        def run():
+            m = transformers.AutoModelForCausalLM.from_pretrained(f'{d}/dense', **kw).eval()
+            m, rep = prune(m, calib, recipe, amount)
+            save_pruned(m, f'{d}/pruned', max_shard_size='32MB')
+            return rep.attrs['params_after']
+        after, mib = peak_rss(run)
+    return {'model': how, 'recipe': recipe, 'weights MiB': size / 2**20, 'peak MiB added': mib, 'params after': after}

@@ -78,12 +78,21 @@ def recipe_rows() -> list[dict]:
 
 def _fmt(v): return f"{v:.4g}" if isinstance(v, float) else v
 
+def _max_memory(specs:list) -> str|dict:
+    "'SIZE' (the execution device), or 'DEVICE=SIZE' pairs such as '0=20GiB cpu=30GiB', as accelerate's max_memory."
+    if len(specs) == 1 and '=' not in specs[0]: return specs[0]
+    pairs = [s.split('=', 1) for s in specs]
+    if any(len(p) != 2 or not p[1] for p in pairs): raise ValueError(f"--max-memory takes SIZE or DEVICE=SIZE pairs, not {' '.join(specs)!r}")
+    return {int(k) if k.isdigit() else k: v for k, v in pairs}
+
 def prune_command(a, out=None) -> int:
     "`rotprune prune`: prune, save, print the per-site summary."
     from rotprune.pipeline import prune_to_dir
     out = out or sys.stdout
     changes = {'sites': a.sites if len(a.sites) > 1 else a.sites[0]} if a.sites else {}
-    rep = prune_to_dir(a.model, a.out, a.recipe, a.amount, calib=a.calib, n_calib=a.n_calib, progress=not a.quiet, **changes)
+    mm = _max_memory(a.max_memory) if a.max_memory else None
+    rep = prune_to_dir(a.model, a.out, a.recipe, a.amount, calib=a.calib, n_calib=a.n_calib, progress=not a.quiet,
+                       max_memory=mm, offload_folder=a.offload_folder, **changes)
     cols = [c for c in ('site', 'kind', 'width_before', 'width_after', 'params_before', 'params_after') if c in rep]
     print(format_table([{c: _fmt(r[c]) for c in cols} for r in rep.to_dict('records')]), file=out)
     at = rep.attrs
@@ -108,6 +117,8 @@ def _add_pipeline_commands(sub):
     p.add_argument('--n-calib', type=int, default=256, help='calibration passages')
     p.add_argument('--out', required=True, help='directory to write')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
+    p.add_argument('--max-memory', nargs='+', help="weights kept in memory, e.g. 2GiB or 0=20GiB cpu=30GiB; the rest is offloaded to disk and pruned block by block")
+    p.add_argument('--offload-folder', help='with --max-memory: where offloaded and pruned weights go (default: a temporary directory)')
     e = sub.add_parser('eval', help='measure a pruned directory against the model it came from')
     e.add_argument('dir'); e.add_argument('--n-eval', type=int, default=40, help='held-out passages')
     sub.add_parser('recipes', help='list the recipe presets')

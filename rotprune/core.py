@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #4427aaf9
 from __future__ import annotations
-import os
+import os, contextvars
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 import torch
@@ -13,10 +13,10 @@ from tqdm.auto import tqdm
 from transformers.pytorch_utils import Conv1D
 
 # %% auto #0
-__all__ = ['random_orthogonal', 'orthogonality_error', 'is_orthogonal', 'out_features', 'in_features', 'rotate_out', 'rotate_in',
-           'select_out', 'select_in', 'select_features', 'weight_matrix', 'set_weight_matrix', 'add_to_bias',
-           'model_device', 'to_device', 'check_calib', 'check_batch', 'run_batch', 'Moments', 'Tap', 'collect_moments',
-           'under_test', 'mode', 'is_full', 'default_device']
+__all__ = ['OFFLOADED_OK', 'random_orthogonal', 'orthogonality_error', 'is_orthogonal', 'out_features', 'in_features',
+           'rotate_out', 'rotate_in', 'select_out', 'select_in', 'select_features', 'weight_matrix',
+           'set_weight_matrix', 'add_to_bias', 'model_device', 'to_device', 'check_calib', 'check_batch', 'run_batch',
+           'Moments', 'Tap', 'collect_moments', 'under_test', 'mode', 'is_full', 'default_device']
 
 # %% ../nbs/00_core.ipynb #75685185
 def random_orthogonal(n:int, # size of the matrix
@@ -178,9 +178,15 @@ def add_to_bias(m:nn.Module, b:torch.Tensor) -> nn.Module:
     return m
 
 # %% ../nbs/00_core.ipynb #acbf562c
+OFFLOADED_OK = contextvars.ContextVar('rotprune_offloaded_ok', default=False)  # True inside `rotprune.layerwise.allow_offloaded`
+
 def model_device(model:nn.Module) -> torch.device:
-    "The device of the model's first parameter (CPU for a model without parameters)."
+    "The device of the model's first loaded parameter (an accelerate hook's execution device when that is offloaded; CPU without parameters)."
     p = next(model.parameters(), None)
+    if p is not None and p.is_meta:  # offloaded by accelerate: inputs go where its hooks run the model
+        dev = next((h.execution_device for m in model.modules() if (h := getattr(m, '_hf_hook', None)) is not None
+                    and getattr(h, 'execution_device', None) is not None), None)
+        return torch.device(dev) if dev is not None else p.device
     return p.device if p is not None else torch.device('cpu')
 
 def to_device(batch, device):

@@ -37,7 +37,8 @@ def _entropy(S:torch.Tensor, dim:int) -> torch.Tensor:
     "`importance_entropy` without the input checks (the training loop's inner call)."
     tot = S.sum(dim, keepdim=True)
     p = S / torch.where(tot > 0, tot, torch.ones_like(tot))  # an all-zero group has entropy 0
-    return 0. - torch.special.xlogy(p, p).sum(dim)  # 0 − x, not −x: no −0.0
+    # 0 − x, not −x: no −0.0; xlogy(p, p) has a 0/0 gradient where p = 0, so its log reads p clamped to the smallest normal
+    return 0. - torch.special.xlogy(p, p.clamp_min(torch.finfo(p.dtype).tiny)).sum(dim)
 
 # %% ../nbs/06_entropy.ipynb #0a821333
 SCORES = ('magnitude', 'wanda', 'sparsegpt')

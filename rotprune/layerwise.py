@@ -4,15 +4,22 @@
 
 # %% ../nbs/00d_layerwise.ipynb #c9c42f6b
 from __future__ import annotations
+import contextlib, functools, tempfile, types
+from collections.abc import Mapping
+from pathlib import Path
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-from .core import check_batch, check_calib, run_batch, collect_moments
-from .arch import get_adapter
+from safetensors import safe_open
+from safetensors.torch import save_file
+from .core import check_batch, check_calib, run_batch, collect_moments, OFFLOADED_OK
+from .arch import get_adapter, UnsupportedModelError
 from .eval import model_output
 
 # %% auto #0
-__all__ = ['block_inputs', 'BlockRunner', 'Truncated', 'propagate', 'Step', 'layerwise']
+__all__ = ['block_inputs', 'BlockRunner', 'Truncated', 'propagate', 'offloaded_modules', 'is_offloaded', 'allow_offloaded',
+           'check_loaded', 'OffloadStore', 'offload_store', 'rebind_forwards', 'onloaded', 'offload_memo',
+           'offload_aware', 'block_onloaded', 'Step', 'layerwise']
 
 # %% ../nbs/00d_layerwise.ipynb #c44a1c0b
 class _Stop(Exception): pass
@@ -26,15 +33,19 @@ def block_inputs(model:nn.Module, # a transformer of a family in `rotprune.arch`
                 ) -> list:
     "One dense pass: per batch [first block's hidden states, other args, kwargs, attention mask]; raises if the model overflows."
     check_calib(calib)
-    blocks, got, out = get_adapter(model).blocks(), [], []
-    def hook(mod, args, kwargs): got.append((args, kwargs))
+    blocks, got, out, stop = get_adapter(model).blocks(), [], [], is_offloaded(model)
+    def hook(mod, args, kwargs):
+        got.append((args, kwargs))
+        if stop: raise _Stop  # offloaded: do not stream every block from disk just to check the output
     h = blocks[0].register_forward_pre_hook(hook, with_kwargs=True)
     try:
         with torch.no_grad():
             for i, b in enumerate(calib):
                 mask = check_batch(b, i)
-                if not torch.isfinite(model_output(run_batch(model, b))).all():
-                    raise ValueError(f"the dense model gives NaN or inf on calibration batch {i}; nothing was changed")
+                try:
+                    if not torch.isfinite(model_output(run_batch(model, b))).all():
+                        raise ValueError(f"the dense model gives NaN or inf on calibration batch {i}; nothing was changed")
+                except _Stop: pass
                 args, kw = got.pop()
                 kw = {k: _no_cache(v) for k, v in kw.items()}
                 if 'use_cache' in kw: kw['use_cache'] = False
@@ -79,6 +90,143 @@ def propagate(block:nn.Module, inputs:list) -> list:
         if not torch.isfinite(inp[0]).all(): raise ValueError("NaN or inf after propagating through a block")
     return inputs
 
+# %% ../nbs/00d_layerwise.ipynb #2754313a
+def _offload_hook(m):
+    "The accelerate hook that serves `m`'s weights from an offload map (None if there is none)."
+    h = getattr(m, '_hf_hook', None)
+    for h in getattr(h, 'hooks', None) or [h]:  # a SequentialHook holds several
+        if getattr(h, 'offload', False) and getattr(h, 'weights_map', None) is not None: return h
+    return None
+
+def offloaded_modules(module:nn.Module) -> dict:
+    "{name: submodule} for every submodule whose weights accelerate keeps offloaded (device_map 'cpu' or 'disk')."
+    return {n: m for n, m in module.named_modules() if _offload_hook(m) is not None}
+
+def is_offloaded(model:nn.Module) -> bool:
+    "Whether accelerate serves some of `model`'s weights from CPU or disk (they sit on the meta device between uses)."
+    return any(_offload_hook(m) is not None for m in model.modules())
+
+@contextlib.contextmanager
+def allow_offloaded():
+    "Let offloaded models through `rotprune.arch.get_adapter` in this block (for code that onloads one block at a time)."
+    tok = OFFLOADED_OK.set(True)
+    try: yield
+    finally: OFFLOADED_OK.reset(tok)
+
+def check_loaded(model:nn.Module):
+    "Raise unless every parameter is loaded, or served by accelerate's offload inside `allow_offloaded`."
+    meta = [n for n, p in model.named_parameters() if p.is_meta]
+    if not meta: return
+    served = set(offloaded_modules(model))
+    inside = lambda n: any('.'.join(n.split('.')[:k]) in served for k in range(n.count('.') + 1))
+    if not all(inside(n) for n in meta):
+        raise UnsupportedModelError(f"{type(model).__name__} has parameters on the meta device (not loaded, e.g. "
+                                    f"{next(n for n in meta if not inside(n))}): load the weights before finding or changing sites")
+    if not OFFLOADED_OK.get():
+        raise UnsupportedModelError(f"{type(model).__name__} is offloaded by accelerate (device_map with 'cpu' or 'disk'), and this "
+                                    "function needs all its weights in memory; offloaded models are pruned layer by layer: "
+                                    "rotprune.pipeline.prune with a layer-by-layer recipe, rcpu_prune or sparsify")
+
+
+# %% ../nbs/00d_layerwise.ipynb #7d924bd5
+class _FileMap(Mapping):
+    "A read-only {name: tensor} map of one safetensors file, read on access (kept alive with its store)."
+    def __init__(self, file, keys, store): self.file, self._keys, self.store = file, tuple(keys), store
+    def __getitem__(self, k):
+        if k not in self._keys: raise KeyError(k)
+        with safe_open(self.file, 'pt') as f: return f.get_tensor(k)
+    def __iter__(self): return iter(self._keys)
+    def __len__(self): return len(self._keys)
+    def __deepcopy__(self, memo): return self  # immutable: copies of the model share it
+
+class OffloadStore:
+    "Where changed weights of offloaded modules go: RAM for what accelerate kept in RAM, new safetensors files in `folder` for what it kept on disk."
+    def __init__(self, folder=None): # a directory (default: a temporary one, removed with the store)
+        self._tmp = None if folder else tempfile.TemporaryDirectory(prefix='rotprune-offload-')
+        self.folder, self.count = Path(folder or self._tmp.name), 0
+        self.folder.mkdir(parents=True, exist_ok=True)
+    def write(self, tensors:dict, disk:bool) -> Mapping:
+        "A new read-only map of `tensors` (copied to the CPU), in RAM or in a new file; existing maps are never changed."
+        tensors = {k: v.detach().to('cpu').contiguous() for k, v in tensors.items()}
+        if not disk: return tensors
+        self.count += 1
+        f = self.folder / f'{self.count:06d}.safetensors'
+        save_file(tensors, str(f))
+        return _FileMap(f, tensors, self)
+    def __deepcopy__(self, memo): return self
+    def __repr__(self): return f"OffloadStore({str(self.folder)!r}, {self.count} files)"
+
+def offload_store(model:nn.Module, # an offloaded model
+                  folder=None, # where to write changed disk-offloaded weights (default: a temporary directory)
+                 ) -> OffloadStore:
+    "The model's `OffloadStore` (created on first use; pass `folder` before pruning to choose where it writes)."
+    st = model.__dict__.get('rotprune_offload')
+    if st is None or (folder is not None and Path(folder) != st.folder):
+        st = OffloadStore(folder); model.__dict__['rotprune_offload'] = st
+    return st
+
+
+# %% ../nbs/00d_layerwise.ipynb #002f26b7
+def _on_disk(wm, key) -> bool:
+    if isinstance(wm, _FileMap): return True
+    if isinstance(wm, dict): return False
+    sd = getattr(getattr(wm, 'dataset', None), 'state_dict', None)  # accelerate's PrefixedDataset(OffloadedWeightsLoader)
+    return not (isinstance(sd, dict) and getattr(wm, 'prefix', '') + key in sd)
+
+def _tensors(m, h) -> dict:
+    from accelerate.utils import named_module_tensors
+    return dict(named_module_tensors(m, include_buffers=h.offload_buffers, recurse=h.place_submodules, remove_non_persistent=True))
+
+def rebind_forwards(module:nn.Module):
+    "Point accelerate's saved forward of every hooked submodule at its class's forward (after a class swap, e.g. a slimmer attention)."
+    for m in module.modules():
+        f = getattr(m, '_old_forward', None)
+        if f is not None and getattr(f, '__func__', None) is not type(m).forward: m._old_forward = types.MethodType(type(m).forward, m)
+
+@contextlib.contextmanager
+def onloaded(module:nn.Module, # a block (or any submodule) of an offloaded model; no-op when nothing in it is offloaded
+             store:OffloadStore|None=None, # where changed weights go (needed when `write`)
+             write:bool=True, # write the weights back (False: the body only reads them)
+            ):
+    "Load `module`'s offloaded weights onto their execution device for the body, then offload them again (writing them to `store`)."
+    mods = offloaded_modules(module)
+    if not mods: yield module; return
+    from accelerate.utils import set_module_tensor_to_device
+    hooks = {n: _offload_hook(m) for n, m in mods.items()}
+    for n, m in mods.items():
+        h = hooks[n]
+        for name in _tensors(m, h): set_module_tensor_to_device(m, name, h.execution_device, value=h.weights_map[name])
+        h.offload = False  # the hook now only moves inputs to the execution device
+    try: yield module
+    finally:
+        rebind_forwards(module)
+        for n, m in mods.items():
+            h, cur = hooks[n], _tensors(m, hooks[n])
+            if write: h.weights_map = store.write(cur, any(_on_disk(h.weights_map, k) for k in cur))
+            for name in cur: set_module_tensor_to_device(m, name, 'meta')
+            h.offload = True
+
+def offload_memo(model:nn.Module) -> dict:
+    "A `copy.deepcopy` memo under which a copy of `model` shares (does not copy) its offloaded weights."
+    return {id(o): o for m in model.modules() if (h := _offload_hook(m)) is not None
+            for o in (h.weights_map, getattr(h, 'tied_params_map', None)) if o is not None}
+
+
+def offload_aware(f):
+    "Decorator for a function that handles offloaded models itself (one block at a time): `get_adapter` lets them through inside it."
+    @functools.wraps(f)
+    def g(*args, **kw):
+        with allow_offloaded(): return f(*args, **kw)
+    return g
+
+def block_onloaded(model:nn.Module, # a transformer (offloaded or not)
+                   index:int, # which block
+                   write:bool=True, # write the weights back (False: only read them)
+                  ):
+    "`onloaded` for block `index` of `model`, with the model's `OffloadStore` (a no-op when the block is not offloaded)."
+    block = get_adapter(model).blocks()[index]
+    return onloaded(block, offload_store(model) if write and offloaded_modules(block) else None, write)
+
 # %% ../nbs/00d_layerwise.ipynb #d4f01391
 class Step:
     "One block of a `layerwise` run: its index, the block, its cached inputs, and statistics on demand."
@@ -109,7 +257,9 @@ def layerwise(model:nn.Module, # a transformer of a family in `rotprune.arch`
     was = model.training; model.eval()
     try:
         inputs = block_inputs(model, list(check_calib(calib)))
+        store = offload_store(model) if is_offloaded(model) else None
         for i in tqdm(range(last + 1), desc='layers', disable=not progress, leave=False):
-            yield Step(model, i, blocks[i], inputs)
-            if i < last: propagate(blocks[i], inputs)
+            with onloaded(blocks[i], store):  # offloaded weights: this block only, written back after the step
+                yield Step(model, i, blocks[i], inputs)
+                if i < last: propagate(blocks[i], inputs)
     finally: model.train(was)

@@ -13,7 +13,7 @@ from .invariance import Group, Site, Sites, find_sites, site_moments
 from .eval import param_count
 from .select import select_sites, keep_count, validate_amount, amount_for_params, make_report, site_params, guarded, validate_calib
 from .arch import (BertValueSlimSelfAttention, set_value_head_size, value_dims_site, _value_attention,
-                           _is_bert_value, _value_dims_site)
+                           _is_bert_value, _value_dims_site, kv_cache)
 
 
 # %% auto #0

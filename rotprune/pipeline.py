@@ -4,32 +4,40 @@
 
 # %% ../nbs/07_pipeline.ipynb #65c50af3
 from __future__ import annotations
-import copy, json, glob, os
+import copy, json, glob, os, warnings
 from pathlib import Path
 import torch
 from torch import nn
 import transformers
+from transformers.initialization import no_init_weights
 from safetensors.torch import load_file
 from .core import add_to_bias, out_features
 from .invariance import RMSNorm, find_sites, untie_embeddings
 from .arch import get_adapter, sync_config, config_describes_weights, layer_shapes, UnsupportedModelError
+from .layerwise import offload_aware, is_offloaded, block_onloaded
 
 # %% auto #0
 __all__ = ['BASES', 'COMPENSATIONS', 'GRANULARITIES', 'ALLOCATIONS', 'RECIPES', 'save_pruned', 'load_pruned', 'needs_rotprune',
-           'check_roundtrips', 'check_roundtrip', 'Recipe', 'check_recipe', 'global_amounts', 'get_recipe', 'prune',
-           'combinations', 'load_named', 'calibration', 'prune_to_dir', 'evaluate_dir']
+           'check_roundtrips', 'check_roundtrip', 'Recipe', 'check_recipe', 'global_amounts', 'get_recipe',
+           'layer_by_layer', 'prune', 'combinations', 'offload_kwargs', 'load_named', 'calibration', 'prune_to_dir',
+           'evaluate_dir']
 
 # %% ../nbs/07_pipeline.ipynb #359bc90e
+@offload_aware
 def save_pruned(model:nn.Module, # a (pruned) Hugging Face model of a family in `rotprune.arch`
                 path, # the directory to write
                 tokenizer=None, # saved beside the model when given
+                max_shard_size=None, # largest weight file (default: transformers' own; 1GB for an offloaded model, whose shards are loaded one at a time)
                ) -> Path:
     "Save `model` as a standard Hugging Face directory whose config describes its weights (loads with `load_pruned`, or plain `from_pretrained` when the config can express the shapes)."
     get_adapter(model)
     sync_config(model)
     if not config_describes_weights(model): raise ValueError("the config does not describe the weights; this is a bug in rotprune")
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
+    if max_shard_size is None and is_offloaded(model): max_shard_size = '1GB'
+    with warnings.catch_warnings():  # transformers warns about offloaded modules and its 50GB default shard
+        warnings.filterwarnings('ignore', message='Attempting to save a model with offloaded modules')
+        model.save_pretrained(path, **({'max_shard_size': max_shard_size} if max_shard_size else {}))
     if tokenizer is not None: tokenizer.save_pretrained(path)
     return path
 
@@ -83,7 +91,7 @@ def load_pruned(path, # a directory written by `save_pruned` (or any Hugging Fac
     dense = copy.deepcopy(cfg); del dense.rotprune
     if attn_implementation: dense._attn_implementation = attn_implementation
     sd = _state_dict(path)
-    with transformers.initialization.no_init_weights(): model = cls(dense)
+    with no_init_weights(): model = cls(dense)
     model.to(next(iter(sd.values())).dtype)
     _rebuild(model, info)
     missing, unexpected = model.load_state_dict(sd, strict=False)
@@ -221,6 +229,7 @@ def check_recipe(r:Recipe) -> Recipe:
     return r
 
 # %% ../nbs/07_pipeline.ipynb #6c41c611
+@offload_aware
 def global_amounts(model:nn.Module, # the model (not modified)
                    stats:dict, # `rotprune.procrustes.rcpu_stats` of the model
                    score:str, # a unit score in `rotprune.select.IMPORTANCE`
@@ -228,13 +237,14 @@ def global_amounts(model:nn.Module, # the model (not modified)
                    sites=('mlp', 'heads'), # the sites sharing the budget
                   ) -> dict:
     "Per-site fractions of units to remove so that `amount` of the sites' parameters go, lowest standardised scores first."
-    from rotprune.procrustes import _rcpu_sites, _consumer, column_scores, site_unit_scores
+    from rotprune.procrustes import _rcpu_sites, _consumer, column_scores, site_unit_scores, _layer_of
     from rotprune.core import weight_matrix
     from rotprune.select import validate_amount, site_params
     validate_amount(amount)
     units, total = [], 0
     for s in _rcpu_sites(model, sites):
-        u = site_unit_scores(s, column_scores(weight_matrix(_consumer(s)), stats.get(s.name), score))
+        with block_onloaded(model, _layer_of(s), write=False): W = weight_matrix(_consumer(s))  # offloaded: one block at a time
+        u = site_unit_scores(s, column_scores(W, stats.get(s.name), score))
         z = (u - u.mean()) / u.std().clamp(min=1e-12) if len(u) > 1 else torch.zeros(1)
         cost = site_params(s) / len(u); total += site_params(s)
         units += [(z[j].item(), s.name, cost, len(u)) for j in range(len(u))]
@@ -263,7 +273,7 @@ def _structured(model, calib, r:Recipe, amount, progress):
         return cob_prune(model, calib, amount=amount, sites=r.sites, progress=progress)
     if r.score == 'projective':
         from rotprune.projective import projective_prune
-        return projective_prune(model, calib, amount=amount, sites=r.sites,
+        return projective_prune(model, calib, amount=amount, sites=r.sites, allocation=r.allocation,
                                 redistribute=None if r.compensation == 'none' else 'multiplicative')
     if r.allocation == 'global':
         stats = rcpu_stats(model, calib, r.sites, progress=progress)
@@ -281,6 +291,11 @@ def _weights(model, calib, r:Recipe, amount, progress):
     nm = r.nm if r.granularity == 'n:m' else None
     return sparsify(model, calib, method, None if nm else amount, nm=nm, progress=progress)
 
+def layer_by_layer(r:Recipe) -> bool:
+    "Whether `r` reads and changes one block at a time (so it accepts a model offloaded by accelerate)."
+    return r.basis == 'identity' and r.score != 'projective'
+
+@offload_aware
 def prune(model:nn.Module, # a model of a family in `rotprune.arch` (changed in place)
           calib, # calibration batches (tokenizer dicts, or tensors for nn.Sequential)
           recipe='rcpu', # a preset name (`RECIPES`) or a `Recipe`
@@ -291,6 +306,9 @@ def prune(model:nn.Module, # a model of a family in `rotprune.arch` (changed in 
     "Prune `model` with `recipe`; returns (model, report). The caller's model is left as it was if anything fails."
     from rotprune.select import validate_amount, guarded
     r = check_recipe(replace(get_recipe(recipe), **changes)) if changes else get_recipe(recipe)
+    if is_offloaded(model) and not layer_by_layer(r):
+        raise ValueError(f"recipe {r.name!r} changes more than one block at a time, and the model is offloaded by accelerate (device_map with "
+                         f"'cpu' or 'disk'); offloaded models take the layer-by-layer recipes: {', '.join(n for n, q in RECIPES.items() if layer_by_layer(q))}")
     if r.granularity == 'n:m': amount = 1 - r.nm[0] / r.nm[1]  # N of every M weights kept
     validate_amount(amount)
     get_adapter(model)
@@ -314,9 +332,28 @@ def combinations(score:str='variance') -> 'pd.DataFrame':
     return pd.DataFrame(rows)
 
 # %% ../nbs/07_pipeline.ipynb #1a12f5c9
-def load_named(name:str):
+def offload_kwargs(max_memory, # one size for the execution device ('2GiB'; a GPU if there is one, else the RAM), or accelerate's {device: size}
+                   offload_folder=None, # where accelerate and rotprune put what does not fit (default: a temporary directory)
+                  ) -> dict:
+    "`from_pretrained` arguments that keep at most `max_memory` of weights in memory and offload the rest to disk."
+    import tempfile
+    if isinstance(max_memory, str): max_memory = {0 if torch.cuda.is_available() else 'cpu': max_memory}
+    return {'device_map': 'auto', 'max_memory': dict(max_memory), 'offload_folder': str(offload_folder or tempfile.mkdtemp(prefix='rotprune-offload-'))}
+
+def load_named(name:str, # see below
+               max_memory=None, # load a hub id or plain directory offloaded: see `offload_kwargs`
+               offload_folder=None, # with `max_memory`
+              ):
     "(model, tokenizer) for 'minilm', 'pocket-llama', 'pocket-gpt2', 'tiny-<family>' (no tokenizer), a directory, or a hub id."
     from rotprune.data import minilm, pocket_lm, tiny_model, hf_model, TINY_ARCHS, POCKET_FAMILIES
+    if max_memory is not None:
+        if not Path(name).is_dir() and (name in ('minilm',) or name.startswith(('pocket-', 'tiny-'))):
+            raise ValueError(f"--max-memory applies to a model directory or a hub id, not to {name!r}")
+        if Path(name).is_dir() and needs_rotprune(name):
+            raise ValueError(f"{name}: a model whose config records per-layer shapes loads with load_pruned, which cannot offload it yet")
+        kw = offload_kwargs(max_memory, offload_folder)
+        try: return hf_model(name, causal=True, **kw)
+        except (ValueError, KeyError): return hf_model(name, causal=False, **kw)
     if name == 'minilm': return minilm()
     if name.startswith('pocket-'):
         if name[7:] not in POCKET_FAMILIES: raise ValueError(f"unknown pocket model {name!r}; choose from {['pocket-' + f for f in POCKET_FAMILIES]}")
@@ -359,10 +396,15 @@ def prune_to_dir(name:str, # a model name for `load_named`
                  amount:float=0.3, # fraction to remove
                  calib:str='pydoc', # calibration source for `calibration`
                  n_calib:int=256, # calibration passages
-                 progress:bool=False, **changes) -> 'pd.DataFrame':
+                 progress:bool=False,
+                 max_memory=None, # prune a model that does not fit: see `offload_kwargs` (layer-by-layer recipes only)
+                 offload_folder=None, # with `max_memory`: where the offloaded and the pruned weights go
+                 **changes) -> 'pd.DataFrame':
     "Load `name`, prune it with `recipe`, save it to `out` with its tokenizer; returns the report."
     from rotprune.data import tiny_batches
-    model, tok = load_named(name)
+    from rotprune.layerwise import offload_store
+    model, tok = load_named(name, max_memory, offload_folder)
+    if is_offloaded(model) and offload_folder: offload_store(model, Path(offload_folder) / 'rotprune')
     batches = calibration(calib, tok, n=n_calib) if tok is not None else tiny_batches()  # tiny models: random tokens
     model, report = prune(model, batches, recipe, amount, progress=progress, **changes)
     save_pruned(model, out, tokenizer=tok)

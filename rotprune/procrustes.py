@@ -11,7 +11,7 @@ from torch import nn
 from .core import Moments, Tap, collect_moments, in_features, weight_matrix, set_weight_matrix, add_to_bias
 from .invariance import Site, find_sites
 from .arch import get_adapter
-from .layerwise import layerwise, Truncated
+from .layerwise import layerwise, Truncated, offload_aware, block_onloaded
 from .select import (select_sites, keep_count, validate_amount, validate_calib, unit_scores, IMPORTANCE,
                              make_report, site_params, guarded)
 from .eval import param_count, embeddings, embedding_fidelity
@@ -150,6 +150,9 @@ def _site_keep(site:Site, col:torch.Tensor, amount:float) -> tuple[torch.Tensor,
 def _layer_of(site:Site) -> int: return int(site.name.split('.')[0][len('layer'):])
 
 # %% ../nbs/04_procrustes.ipynb #4a8ca511
+def _prune_site_at(model, site, *args):
+    with block_onloaded(model, _layer_of(site)): return _prune_site(site, *args)  # offloaded: this block only
+
 def _prune_site(site:Site, m:Moments|None, amount:float, score:str, compensate:str|None, damp:float,
                 generator:torch.Generator) -> dict:
     t0, cons = time.time(), _consumer(site)
@@ -176,6 +179,7 @@ def _rcpu_sites(model, sites) -> list:
     for s in found: _consumer(s)
     return found
 
+@offload_aware
 def rcpu_stats(model:nn.Module, # a transformer of a family in `rotprune.arch` (not modified)
                calib, # calibration batches
                sites=('mlp', 'heads'), # sites to observe (kinds, names or `Site`s)
@@ -216,6 +220,7 @@ def _check_greedy(model:nn.Module):
         raise NotImplementedError(f"greedy rcpu_prune replays the first block's attention mask in every block, but this "
                                   f"model mixes layer types {sorted(set(lt))} (sliding-window layers): use greedy=False")
 
+@offload_aware
 def rcpu_prune(model:nn.Module, # a transformer of a family in `rotprune.arch` (changed in place)
                calib, # calibration batches (tokenizer dicts); never the evaluation text
                amount:float|dict, # fraction of MLP neurons and of heads (key/value groups) to remove per site, in [0, 1) (or {site name: fraction})
@@ -245,13 +250,13 @@ def rcpu_prune(model:nn.Module, # a transformer of a family in `rotprune.arch` (
             if one_shot:
                 if stats is None and any(needs(s) for s in order):
                     stats = collect_moments(model, calib, *_site_taps([s for s in order if needs(s)]), progress=progress)
-                rows = [_prune_site(s, (stats or {}).get(s.name) if needs(s) else None, amt(s), score, comp(s), damp, gen) for s in order]
+                rows = [_prune_site_at(model, s, (stats or {}).get(s.name) if needs(s) else None, amt(s), score, comp(s), damp, gen) for s in order]
             else:
                 for step in layerwise(model, calib, last=max(_layer_of(s) for s in order if needs(s)), progress=progress):
                     for s in [s for s in order if _layer_of(s) == step.index]:
                         m = step.moments(*_site_taps([s]))[s.name] if needs(s) else None
                         rows.append(_prune_site(s, m, amt(s), score, comp(s), damp, gen))
-                rows += [_prune_site(s, None, amt(s), score, None, damp, gen) for s in order if not s.stale]
+                rows += [_prune_site_at(model, s, None, amt(s), score, None, damp, gen) for s in order if not s.stale]
     finally: model.train(was)
     return model, make_report(rows, n0, param_count(model))
 

@@ -13,11 +13,14 @@ from .core import weight_matrix, set_weight_matrix, add_to_bias, in_features, Ta
 from .invariance import Site, find_sites, site_moments
 from .select import select_sites, validate_amount, keep_count, make_report, site_params, guarded, validate_calib
 from .eval import param_count
+from .pipeline import ALLOCATIONS
+from .arch import RopeQKSite
 
 # %% auto #0
 __all__ = ['KINDS', 'REDISTRIBUTIONS', 'QK_METHODS', 'ridge_inverse', 'coefficients', 'distances', 'Selection',
            'select_projective', 'select_naive', 'select_closed', 'redistribute_multiplicative', 'redistribute_additive',
-           'site_rows', 'projective_prune', 'qk_heads', 'write_qk', 'qk_truncate', 'qk_moments', 'qk_prune']
+           'site_rows', 'projective_prune', 'select_global', 'qk_heads', 'write_qk', 'qk_truncate', 'qk_moments',
+           'qk_prune', 'rope_planes']
 
 # %% ../nbs/05_projective.ipynb #091b9c34
 def _matrix(W, what:str='W') -> torch.Tensor:
@@ -190,6 +193,20 @@ def select_projective(W:torch.Tensor|None, # producer rows (n, m); None when `gr
     lam = _check_lam(lam)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
         raise ValueError(f"alpha must be a finite number, got {alpha!r}")
+    state = _greedy_state(W, mode, lam, gram)
+    n = len(state.alive)
+    if isinstance(n_remove, bool) or not isinstance(n_remove, int) or not 0 <= n_remove < n:
+        raise ValueError(f"n_remove must be an integer in [0, {n}) (at least one unit stays), got {n_remove!r}")
+    removed, coefs, scores = [], [], []
+    for _ in range(n_remove):
+        d = state.scores()
+        j = int(torch.argmin(d))
+        removed.append(int(state.ids[j])); scores.append(d[j].item()); coefs.append(_remove_one(state, j, alpha, n))
+    coefs = torch.stack(coefs) if coefs else torch.zeros(0, n, dtype=torch.float64)
+    return Selection(torch.tensor(removed, dtype=torch.long), coefs, torch.tensor(scores, dtype=torch.float64), n, float(alpha), mode)
+
+def _greedy_state(W, mode:str, lam:float, gram=None):
+    "The greedy state of one group of units (exact, exact in input space, or lazy), from its rows or its Gram matrix."
     if gram is not None:
         G = _matrix(gram, 'gram')
         if G.shape[0] != G.shape[1] or not torch.allclose(G, G.T, rtol=1e-9, atol=1e-12 * G.abs().max().item()):
@@ -197,21 +214,15 @@ def select_projective(W:torch.Tensor|None, # producer rows (n, m); None when `gr
         W = _sqrt_factor(G) if mode == 'lazy' else None
     elif W is None: raise ValueError("give the producer rows W, or a gram matrix")
     else: W = _matrix(W); G = W @ W.T
-    n = len(G)
-    if isinstance(n_remove, bool) or not isinstance(n_remove, int) or not 0 <= n_remove < n:
-        raise ValueError(f"n_remove must be an integer in [0, {n}) (at least one unit stays), got {n_remove!r}")
-    if mode == 'lazy': state = _Lazy(G, lam, W)
-    elif W is not None and lam > 0 and W.shape[1] < n: state = _ExactInputs(W, lam)
-    else: state = _Exact(G, lam, W)
-    removed, coefs, scores = [], [], []
-    for _ in range(n_remove):
-        d = state.scores()
-        j = int(torch.argmin(d))
-        q = torch.zeros(n, dtype=torch.float64); q[state.ids] = state.remove(j, alpha)
-        removed.append(int(state.ids[j])); scores.append(d[j].item()); coefs.append(q)
-        if 8 * (~state.alive).sum() >= len(state.alive): state.compact()  # storage shrinks with the layer
-    coefs = torch.stack(coefs) if coefs else torch.zeros(0, n, dtype=torch.float64)
-    return Selection(torch.tensor(removed, dtype=torch.long), coefs, torch.tensor(scores, dtype=torch.float64), n, float(alpha), mode)
+    if mode == 'lazy': return _Lazy(G, lam, W)
+    if W is not None and lam > 0 and W.shape[1] < len(G): return _ExactInputs(W, lam)
+    return _Exact(G, lam, W)
+
+def _remove_one(state, j:int, alpha:float, n:int) -> torch.Tensor:
+    "Remove the state's unit j; returns its coefficients on the n original units (storage shrinks with the layer)."
+    q = torch.zeros(n, dtype=torch.float64); q[state.ids] = state.remove(j, alpha)
+    if 8 * (~state.alive).sum() >= len(state.alive): state.compact()
+    return q
 
 # %% ../nbs/05_projective.ipynb #83d3a78e
 def select_naive(W:torch.Tensor, # producer rows (n, m)
@@ -329,17 +340,59 @@ def _write_site(site:Site, keep, W2, b2, V2, shift):
         _set_unit_axis_tensor(p.module, T)
     if shift is not None: add_to_bias(site.consumers[0].module, shift.reshape(shift.shape[0], -1).sum(1))
 
-def _site_selection(site, n_drop, mode, lam, a, m, cache):
-    "Greedy selection for one site (prefix of a cached longer one when possible)."
+def _lam_rel(lam:float, C:torch.Tensor) -> float: return lam * C.diagonal().mean().clamp(min=1e-300).item()
+
+def _select_block(W, C, n_drop, mode, lam, a) -> Selection:
+    if C is None: return select_projective(W, n_drop, mode, lam, a)
+    return select_projective(None, n_drop, mode, _lam_rel(lam, C), a, gram=C)
+
+def _blocks(site:Site) -> list[tuple[int, int]]:
+    "The (start, end) of each block of the site's group: one block, or a TSRA site's two halves."
+    o = site.group.offsets
+    return list(zip(o[:-1], o[1:]))
+
+def _merge(sels:list, blocks:list, n:int, a:float, mode:str) -> Selection:
+    "One selection over the whole site from a selection per block (coefficients stay within their block)."
+    removed = torch.cat([s.removed + o for s, (o, _) in zip(sels, blocks)])
+    coefs = torch.zeros(len(removed), n, dtype=torch.float64)
+    k = 0
+    for s, (o, e) in zip(sels, blocks): coefs[k:k + len(s.removed), o:e] = s.coefs; k += len(s.removed)
+    return Selection(removed, coefs, torch.cat([s.scores for s in sels]), n, a, mode)
+
+def _site_selection(site, amount, mode, lam, a, m, cache):
+    "Greedy selection for one site, block by block (a single block: prefix of a cached longer one when possible)."
     W, b = site_rows(site)
     C = None if m is None else m.cov.cpu()
-    lam_eff = lam if C is None else lam * C.diagonal().mean().clamp(min=1e-300).item()
+    blocks = _blocks(site)
+    if len(blocks) > 1:  # a TSRA site: each half loses its share, so the gates' U/V balance is kept
+        sels = [_select_block(W[o:e], None if C is None else C[o:e, o:e], (e - o) - keep_count(e - o, amount), mode, lam, a) for o, e in blocks]
+        return _merge(sels, blocks, site.width, a, mode), W, b
+    n_drop = site.width - keep_count(site.width, amount)
     key = (site.name, site.width, mode, a, lam, m is not None, (W.sum().item(), W.norm().item()) if C is None else C.trace().item())
     hit = None if cache is None else cache.get(key)
     if hit is not None and len(hit.removed) >= n_drop: return hit.head(n_drop), W, b
-    sel = select_projective(W, n_drop, mode, lam_eff, a) if C is None else select_projective(None, n_drop, mode, lam_eff, a, gram=C)
+    sel = _select_block(W, C, n_drop, mode, lam, a)
     if cache is not None: cache[key] = sel
     return sel, W, b
+
+def _global_selections(chosen, amount, mode, lam, a, stats) -> dict:
+    "Selections for every site from one greedy order over all their blocks (`select_global`): {site name: (sel, W, b)}."
+    parts, groups, grams, lams = [], [], [], []
+    for s in chosen:
+        W, b = site_rows(s); C = None if stats is None else stats[s.name].cov.cpu()
+        parts.append((s, W, b))
+        for o, e in _blocks(s):
+            groups.append(W[o:e]); grams.append(None if C is None else C[o:e, o:e])
+            lams.append(lam if C is None else _lam_rel(lam, C[o:e, o:e]))
+    total = sum(len(g) for g in groups)
+    n_remove = total - keep_count(total, amount)
+    if n_remove > total - len(groups):
+        raise ValueError(f"amount={amount} removes {n_remove} of {total} units, but each of the {len(groups)} unit groups keeps at least one")
+    sels, k, out = select_global(groups, n_remove, mode, lams, a, grams if stats is not None else None), 0, {}
+    for s, W, b in parts:
+        bl = _blocks(s)
+        out[s.name] = (_merge(sels[k:k + len(bl)], bl, s.width, a, mode), W, b); k += len(bl)
+    return out
 
 def _check_number(name, v):
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v): raise ValueError(f"{name} must be a finite number, got {v!r}")
@@ -347,8 +400,8 @@ def _check_number(name, v):
 # %% ../nbs/05_projective.ipynb #ca6b528f
 def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / GPT-2 / Llama-family model (changed in place)
                      calib=None, # calibration batches: needed with `data_aware` (and used to probe the result)
-                     amount:float=0.3, # fraction of each site's units to remove, in [0, 1)
-                     sites=None, # None (every 'features', 'channels', 'mlp' site), a kind ('qk': GPT-2 queries/keys), a name, or a list
+                     amount:float=0.3, # fraction of the units to remove, in [0, 1): of each site ('uniform') or of all of them ('global')
+                     sites=None, # None (every 'features', 'channels', 'mlp' site), a kind ('qk': queries/keys), a name, or a list
                      mode:str='exact', # 'exact' or 'lazy' greedy selection
                      redistribute:str|None='multiplicative', # one of `REDISTRIBUTIONS`
                      alpha:float=0.5, # share of the producer rows (multiplicative rule)
@@ -357,12 +410,14 @@ def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / G
                      lam:float=1e-3, # ridge λ (data-aware: relative to the mean unit variance)
                      data_aware:bool=False, # coefficients from the units' activation covariance instead of their weights
                      stats:dict|None=None, # precomputed `site_moments` of the dense model (data-aware, no calibration pass)
-                     cache:dict|None=None, # selections reused across calls on copies of the same dense model
+                     cache:dict|None=None, # selections reused across calls on copies of the same dense model ('uniform')
+                     allocation:str='uniform', # one of `ALLOCATIONS`: the same fraction in every site, or one budget and one order ('global')
                     ) -> tuple:
-    "Projective pruning of MLP neurons, conv channels and GPT-2 per-head query/key dimensions, with multiplicative or additive redistribution; returns (model, report)."
+    "Projective pruning of MLP neurons, conv channels and per-head query/key dimensions, with multiplicative or additive redistribution; returns (model, report)."
     amount = validate_amount(amount)
     if mode not in ('exact', 'lazy'): raise ValueError(f"mode must be 'exact' or 'lazy', not {mode!r}")
     if redistribute not in REDISTRIBUTIONS: raise ValueError(f"redistribute must be one of {REDISTRIBUTIONS}, not {redistribute!r}")
+    if allocation not in ALLOCATIONS: raise ValueError(f"allocation must be one of {ALLOCATIONS}, not {allocation!r}")
     for k, v in (('alpha', alpha), ('beta', beta), ('gamma', gamma)): _check_number(k, v)
     lam = _check_lam(lam)
     calib = validate_calib(calib, needed=data_aware and stats is None)
@@ -371,23 +426,30 @@ def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / G
     bad = [s.name for s in chosen if s.kind not in KINDS + ('qk',)]
     if bad: raise ValueError(f"projective_prune prunes sites of kinds {KINDS + ('qk',)}, not {bad}")
     for s in chosen:
-        if s.kind == 'qk': _c_attn(s)  # GPT-2 only
+        if s.kind == 'qk': _qk_check(s, redistribute, data_aware)
+    if allocation == 'global' and any(s.kind == 'qk' for s in chosen):
+        raise ValueError("allocation='global' covers MLP neurons and channels; query/key sites keep the same count in every head "
+                         "of a layer (use allocation='uniform' for them)")
     if data_aware and stats is None: stats = site_moments(model, chosen, calib)
     if data_aware and any(s.name not in stats or stats[s.name].width != s.width for s in chosen):
         raise ValueError("stats do not match the chosen sites (names or widths)")
     a = float(alpha) if redistribute == 'multiplicative' else 0.
-    rows, n0 = [], param_count(model)
+    rows, n0, t0 = [], param_count(model), time.time()
+    units = [s for s in chosen if s.kind != 'qk']
     with guarded(model, calib[0] if calib else None):
+        sels = _global_selections(units, amount, mode, lam, a, stats if data_aware else None) if allocation == 'global' and units else {}
+        t_sel = time.time() - t0
         for s in chosen:
             t, p0, n = time.time(), site_params(s), s.width
             if s.kind == 'qk':
-                info = _projective_qk(s, amount, mode, redistribute, alpha, beta, gamma, lam, stats[s.name] if data_aware else None)
+                info = _projective_rope(s, amount, mode, redistribute, alpha, beta, gamma, lam) if _is_rope(s) else \
+                       _projective_qk(s, amount, mode, redistribute, alpha, beta, gamma, lam, stats[s.name] if data_aware else None)
                 rows.append({'site': s.name, 'kind': 'qk', **info, 'params_before': p0, 'params_after': site_params(s), 'mode': mode,
                              'score': 'projective' + (' (data)' if data_aware else ''), 'compensation': redistribute, 'seconds': time.time() - t})
                 continue
-            n_drop = n - keep_count(n, amount)
-            sel, W, b = _site_selection(s, n_drop, mode, lam, a, stats[s.name] if data_aware else None, cache)
-            keep = sel.keep
+            if allocation == 'global': (sel, _, _), (W, b) = sels[s.name], site_rows(s)  # rows as they are now (an upstream site may have lost units)
+            else: sel, W, b = _site_selection(s, amount, mode, lam, a, stats[s.name] if data_aware else None, cache)
+            keep, n_drop = sel.keep, len(sel.removed)
             if n_drop:
                 V, W2 = _consumer_units(s), None
                 b2 = shift = None
@@ -401,9 +463,43 @@ def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / G
                 s.prune(keep)
             rows.append({'site': s.name, 'kind': s.kind, 'width_before': n, 'width_after': len(keep), 'params_before': p0,
                          'params_after': site_params(s), 'score': 'projective' + (' (data)' if data_aware else ''),
-                         'compensation': redistribute, 'seconds': time.time() - t, 'mode': mode,
+                         'compensation': redistribute, 'seconds': time.time() - t, 'mode': mode, 'allocation': allocation,
                          'max removed distance': sel.scores.max().item() if n_drop else 0.})
-    return model, make_report(rows, n0, param_count(model))
+    report = make_report(rows, n0, param_count(model))
+    report.attrs.update(allocation=allocation, **({'selection_seconds': t_sel} if allocation == 'global' else {}))
+    return model, report
+
+# %% ../nbs/05_projective.ipynb #98e2e9da
+def select_global(rows:list|None, # each group's producer rows (n_g, m_g); None when `grams` are given
+                  n_remove:int, # units to remove in all (every group keeps at least one)
+                  mode:str='exact', # 'exact' or 'lazy' greedy state in each group
+                  lam:float|list=1e-3, # ridge λ, one for all groups or one per group
+                  alpha:float=0., # α of the multiplicative rule (it rescales each group's rows between steps)
+                  grams:list|None=None, # each group's (n_g, n_g) Gram of its units' signals, used instead of rows (data-aware)
+                 ) -> list[Selection]:
+    "One greedy order over several groups: each step removes the unit whose distance over its group's dense mean distance is lowest; a `Selection` per group."
+    if mode not in ('exact', 'lazy'): raise ValueError(f"mode must be 'exact' or 'lazy', not {mode!r}")
+    _check_number('alpha', alpha)
+    rows, grams = (list(rows) if rows is not None else None), (list(grams) if grams is not None else None)
+    k = len(rows if rows is not None else grams or [])
+    if not k or (rows is not None and grams is not None and len(rows) != len(grams)): raise ValueError("give one rows matrix (or one gram) per group, at least one group")
+    lams = [_check_lam(l) for l in (lam if isinstance(lam, (list, tuple)) else [lam] * k)]
+    if len(lams) != k: raise ValueError(f"lam must be one number or one per group ({k}), got {len(lams)}")
+    states = [_greedy_state(None if rows is None else rows[g], mode, lams[g], None if grams is None else grams[g]) for g in range(k)]
+    ns = [len(s.alive) for s in states]
+    if isinstance(n_remove, bool) or not isinstance(n_remove, int) or not 0 <= n_remove <= sum(ns) - k:
+        raise ValueError(f"n_remove must be an integer in [0, {sum(ns) - k}] (every group keeps at least one unit), got {n_remove!r}")
+    raw = [s.scores() for s in states]
+    scale = [max(d[torch.isfinite(d)].mean().item(), 1e-300) for d in raw]  # the dense layer's mean distance
+    left, out = list(ns), [([], [], []) for _ in range(k)]
+    for _ in range(n_remove):
+        _, _, g = min(((raw[g] / scale[g]).min().item(), -left[g], g) for g in range(k) if left[g] > 1)
+        j = int(torch.argmin(raw[g]))
+        out[g][0].append(int(states[g].ids[j])); out[g][2].append(raw[g][j].item())
+        out[g][1].append(_remove_one(states[g], j, alpha, ns[g]))
+        left[g] -= 1; raw[g] = states[g].scores()
+    return [Selection(torch.tensor(r, dtype=torch.long), torch.stack(c) if c else torch.zeros(0, n, dtype=torch.float64),
+                      torch.tensor(s, dtype=torch.float64), n, float(alpha), mode) for (r, c, s), n in zip(out, ns)]
 
 # %% ../nbs/05_projective.ipynb #qk002
 def _c_attn(site:Site) -> nn.Module:
@@ -490,7 +586,7 @@ def _qk_head(method, Wq, Wk, r, gen, Cq=None, Ck=None):
     return Wq[:, keep], Wk[:, keep]
 
 # %% ../nbs/05_projective.ipynb #qk011
-def qk_prune(model:nn.Module, # a GPT-2 model (changed in place)
+def qk_prune(model:nn.Module, # a GPT-2 or Llama-family model (changed in place)
              calib=None, # calibration batches: needed by 'svd-data' (and used to probe the result)
              amount:float=0.2, # fraction of each head's query/key coordinates to remove, in [0, 1)
              method:str='svd', # one of `QK_METHODS`
@@ -498,11 +594,13 @@ def qk_prune(model:nn.Module, # a GPT-2 model (changed in place)
              seed:int=0, # for 'random'
              stats:dict|None=None, # precomputed `qk_moments` of the dense model ('svd-data')
             ) -> tuple:
-    "Remove the same fraction of every head's query/key dimensions by random or norm selection, or by SVD truncation of W_qW_kᵀ; returns (model, report)."
+    "Remove the same fraction of every head's query/key dimensions (GPT-2) or rotary planes (Llama family) by random or norm selection, or (GPT-2) by SVD truncation of W_qW_kᵀ; returns (model, report)."
     amount = validate_amount(amount)
     if method not in QK_METHODS: raise ValueError(f"method must be one of {QK_METHODS}, not {method!r}")
     chosen = select_sites(model, sites)
-    for s in chosen: _c_attn(s)
+    for s in chosen:
+        _qk_check(s)
+        if _is_rope(s): _refuse_svd(s, method)
     calib = validate_calib(calib, needed=method == 'svd-data' and stats is None)
     if method == 'svd-data' and stats is None: stats = qk_moments(model, calib, chosen)
     if method == 'svd-data' and any(s.name not in stats or stats[s.name][0].width != s.width for s in chosen):
@@ -511,6 +609,11 @@ def qk_prune(model:nn.Module, # a GPT-2 model (changed in place)
     with guarded(model, calib[0] if calib else None):
         for s in chosen:
             t, p0, (H, d) = time.time(), site_params(s), (len(s.group.blocks), s.group.blocks[0])
+            if _is_rope(s):  # Llama family: whole rotary planes
+                wb, wa = _rope_select(s, amount, method, gen)
+                rows.append({'site': s.name, 'kind': 'qk', 'width_before': wb, 'width_after': wa, 'params_before': p0,
+                             'params_after': site_params(s), 'score': method, 'compensation': None, 'seconds': time.time() - t})
+                continue
             r, (Wq, Wk) = keep_count(d, amount), qk_heads(s)
             C = [(_head_block(stats[s.name][0], h, d), _head_block(stats[s.name][1], h, d)) if method == 'svd-data' else (None, None) for h in range(H)]
             new = [_qk_head(method, Wq[h], Wk[h], r, gen, *C[h]) for h in range(H)]
@@ -542,3 +645,71 @@ def _projective_qk(s:Site, amount, mode, redistribute, alpha, beta, gamma, lam, 
         dist = max(dist, sel.scores.max().item() if len(sel.removed) else 0.)
     if r < d: write_qk(s, torch.stack(nq), torch.stack(nk))
     return {'width_before': H * d, 'width_after': H * r, 'max removed distance': dist}
+
+# %% ../nbs/05_projective.ipynb #83641050
+def _is_rope(site:Site) -> bool: return isinstance(site, RopeQKSite)
+
+def _qk_check(site:Site, redistribute=None, data_aware:bool=False):
+    "Raise (before any change) unless `site` is a query/key site this module can prune with these options."
+    if not _is_rope(site): return _c_attn(site)
+    if redistribute == 'additive': raise ValueError(f"site {site.name!r}: the additive rule is not exact between rotary planes (each turns at its "
+                                                    "own frequency); use redistribute='multiplicative' or None on RoPE models")
+    if data_aware: raise ValueError(f"site {site.name!r}: data-aware query/key selection is implemented for GPT-2; use data_aware=False on RoPE models")
+
+def rope_planes(site:Site, # a Llama-family `qk` site
+               ) -> torch.Tensor:
+    "Each key/value head's rotary planes as units: (K, d/2, F) float64 rows, the key's two coordinates then those of every query head reading it (bias last)."
+    K, d = len(site.group.blocks), site.group.blocks[0]
+    out = []
+    for p in site.producers:  # k_proj, then q_proj once per query head of each key/value head
+        m = p.module
+        Wb = weight_matrix(m).cpu() if m.bias is None else torch.cat([weight_matrix(m).cpu(), m.bias.detach().double().cpu()[:, None]], 1)
+        X = Wb[p.positions(site.width)].view(K, d, -1)
+        out.append(torch.cat([X[:, :d // 2], X[:, d // 2:]], -1))  # plane j: coordinates j and j + d/2
+    return torch.cat(out, -1)
+
+def _plane_keep(K:int, d:int, planes) -> torch.Tensor:
+    "The `qk` site coordinates of kept planes `planes` (K, p)."
+    return torch.cat([g * d + torch.cat([torch.as_tensor(planes[g]), d // 2 + torch.as_tensor(planes[g])]) for g in range(K)])
+
+@torch.no_grad()
+def _scale_planes(site:Site, ua:torch.Tensor, ub:torch.Tensor, ug:torch.Tensor):
+    "Scale every plane's query rows by ua, query biases by ub, key rows and biases by ug (each (K, d/2): a plane scaled as a whole commutes with RoPE)."
+    K, d = len(site.group.blocks), site.group.blocks[0]
+    for i, p in enumerate(site.producers):
+        m, pos = p.module, p.positions(site.width).view(K, d)
+        fw, fb = (ug, ug) if i == 0 else (ua, ub)
+        W = weight_matrix(m); W[pos] *= fw.repeat(1, 2)[..., None].to(W.device); set_weight_matrix(m, W)
+        if m.bias is not None:
+            b = m.bias.detach().double().clone(); b[pos] *= fb.repeat(1, 2).to(b.device); m.bias.data = b.to(m.bias.dtype)
+
+def _factors(sel:Selection, phi:float, name:str) -> torch.Tensor:
+    u = torch.ones(sel.n, dtype=torch.float64)
+    for q in sel.coefs: u = u * _factor(q, phi, name)
+    return u
+
+def _projective_rope(s:Site, amount, mode, redistribute, alpha, beta, gamma, lam) -> dict:
+    "Projective pruning of one Llama-family `qk` site, key/value head by head: the unit is a rotary plane (with its query heads)."
+    K, d = len(s.group.blocks), s.group.blocks[0]
+    h, rows = d // 2, rope_planes(s)
+    r, a = keep_count(d // 2, amount), float(alpha) if redistribute == 'multiplicative' else 0.
+    sels = [select_projective(rows[g], h - r, mode, lam, a) for g in range(K)]
+    if redistribute == 'multiplicative':
+        _scale_planes(s, *[torch.stack([_factors(sel, phi, nm) for sel in sels]) for phi, nm in ((a, 'alpha'), (beta, 'beta'), (gamma, 'gamma'))])
+    if r < h: s.prune(_plane_keep(K, d, [sel.keep for sel in sels]))
+    return {'width_before': K * d, 'width_after': K * 2 * r, 'max removed distance': max([sel.scores.max().item() for sel in sels if len(sel.removed)], default=0.)}
+
+def _refuse_svd(s:Site, method:str):
+    if method.startswith('svd'):
+        raise ValueError(f"site {s.name!r}: truncating the SVD of W_q W_kᵀ is not valid with RoPE, whose position-dependent rotation sits "
+                         "between queries and keys (only whole planes, rotated or scaled within themselves, commute with it); "
+                         "use method='random' or 'norm', or projective_prune(sites='qk')")
+
+def _rope_select(s:Site, amount:float, method:str, gen:torch.Generator):
+    "Keep the same number of planes in every key/value head by a random or norm score."
+    _refuse_svd(s, method)
+    K, d = len(s.group.blocks), s.group.blocks[0]
+    rows, r = rope_planes(s), keep_count(d // 2, amount)
+    score = torch.rand(K, d // 2, generator=gen, dtype=torch.float64) if method == 'random' else rows.norm(dim=-1)
+    if r < d // 2: s.prune(_plane_keep(K, d, score.argsort(1, descending=True)[:, :r].sort(1).values))
+    return K * d, K * 2 * r

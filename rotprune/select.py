@@ -13,6 +13,7 @@ from .core import Moments, check_batch, check_calib, run_batch, model_device
 from .invariance import Site, Sites, find_sites
 from .arch import get_adapter, sync_config
 from .eval import param_count, model_output
+from .layerwise import offload_memo, rebind_forwards
 
 # %% auto #0
 __all__ = ['IMPORTANCE', 'NEEDS_STATS', 'REPORT_COLUMNS', 'select_sites', 'validate_amount', 'keep_count', 'amount_for_params',
@@ -147,9 +148,10 @@ def guarded(model:nn.Module, # the caller's model, changed in the body
             backup:bool=True, # keep a copy to restore on failure
            ):
     "Run the body's changes to `model`; on any failure (or a failing probe), restore the model exactly and re-raise."
-    saved = copy.deepcopy(model) if backup else None
+    saved = copy.deepcopy(model, offload_memo(model)) if backup else None  # offloaded weights are shared, not copied
     try:
         yield model
+        rebind_forwards(model)  # modules whose class changed under an accelerate hook
         if hasattr(model, 'config'): sync_config(model)
         if probe is not None:
             was = model.training; model.eval()

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from transformers.pytorch_utils import Conv1D
 from .core import Tap, Moments, weight_matrix, set_weight_matrix, in_features, out_features, check_calib
 from .arch import get_adapter
-from .layerwise import layerwise, BlockRunner
+from .layerwise import layerwise, BlockRunner, offload_aware, is_offloaded
 from .select import make_report, guarded, validate_calib
 from .eval import param_count
 
@@ -248,6 +248,7 @@ def _prunable(model:nn.Module, ad) -> dict:
     if ad.family == 'sequential': return weight_layers(model)
     return {f'layer{i}.{n}': m for i, b in enumerate(ad.blocks()) for n, m in linears(b).items()}
 
+@offload_aware
 def sparsify(model:nn.Module, # a transformer of a family in `rotprune.arch`, or an nn.Sequential MLP/CNN (changed in place)
              calib, # calibration batches (tensors or (x, y) tuples for an nn.Sequential)
              method:str='sparsegpt', # 'magnitude', 'wanda' or 'sparsegpt'
@@ -264,6 +265,7 @@ def sparsify(model:nn.Module, # a transformer of a family in `rotprune.arch`, or
     layers = _prunable(model, ad)
     calib = validate_calib(calib)
     if ad.family == 'sequential':
+        if is_offloaded(model): raise ValueError("an offloaded nn.Sequential is not supported: load its weights first")
         for i, b in enumerate(calib): chain_input(b, i)  # tensors or (x, y) tuples
     for n, m in layers.items():
         if nm is not None and _width(m) % nm[1]: raise ValueError(f"{n}: {_width(m)} inputs are not a multiple of M={nm[1]}")
