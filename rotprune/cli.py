@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #e7e0cc91
 from __future__ import annotations
-import argparse, importlib, sys, time
+import argparse, importlib, logging, sys, time
 
 # %% auto #0
 __all__ = ['DEMO_MODULES', 'format_table', 'run_demo', 'load_model', 'list_sites', 'recipe_rows', 'prune_command', 'eval_command',
@@ -91,6 +91,7 @@ def prune_command(a, out=None) -> int:
     out = out or sys.stdout
     changes = {'sites': a.sites if len(a.sites) > 1 else a.sites[0]} if a.sites else {}
     mm = _max_memory(a.max_memory) if a.max_memory else None
+    if mm: logging.getLogger('accelerate.big_modeling').setLevel(logging.ERROR)  # its "parameters on the meta device" notice: asked for
     rep = prune_to_dir(a.model, a.out, a.recipe, a.amount, calib=a.calib, n_calib=a.n_calib, progress=not a.quiet,
                        max_memory=mm, offload_folder=a.offload_folder, **changes)
     cols = [c for c in ('site', 'kind', 'width_before', 'width_after', 'params_before', 'params_after') if c in rep]
