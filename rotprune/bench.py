@@ -134,9 +134,9 @@ def plot_sweep(df:pd.DataFrame, # one row per measurement
     if missing: raise ValueError(f"plot_sweep: no column {missing} in the data (columns: {list(df.columns)})")
     if ax is None: _, ax = plt.subplots(figsize=figsize)
     groups = df.groupby(hue, sort=False) if hue is not None else [(None, df)]
-    for name, d in groups:
+    for k, (name, d) in enumerate(groups):  # past ten lines the colours repeat: dashed from the eleventh on
         d = d.sort_values(x)
-        ax.plot(d[x], d[y], marker=marker, ms=3, label=None if name is None else str(name))
+        ax.plot(d[x], d[y], marker=marker, ms=3, ls='-' if k < 10 else '--', label=None if name is None else str(name))
     if ref is not None: ax.axhline(ref, color='k', ls=':', lw=1, label=ref_label)
     if logx: ax.set_xscale('log')
     if logy: ax.set_yscale('log')
