@@ -91,6 +91,7 @@ def prune_command(a, out=None) -> int:
     out = out or sys.stdout
     changes = {'sites': a.sites if len(a.sites) > 1 else a.sites[0]} if a.sites else {}
     mm = _max_memory(a.max_memory) if a.max_memory else None
+    if a.offload_folder and not mm: raise ValueError("--offload-folder needs --max-memory (without it, nothing is offloaded)")
     if mm: logging.getLogger('accelerate.big_modeling').setLevel(logging.ERROR)  # its "parameters on the meta device" notice: asked for
     rep = prune_to_dir(a.model, a.out, a.recipe, a.amount, calib=a.calib, n_calib=a.n_calib, progress=not a.quiet,
                        max_memory=mm, offload_folder=a.offload_folder, **changes)

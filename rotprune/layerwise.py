@@ -4,7 +4,7 @@
 
 # %% ../nbs/00d_layerwise.ipynb #c9c42f6b
 from __future__ import annotations
-import contextlib, functools, tempfile, types
+import contextlib, functools, shutil, tempfile, types
 from collections.abc import Mapping
 from pathlib import Path
 import torch
@@ -143,8 +143,12 @@ class OffloadStore:
     "Where changed weights of offloaded modules go: RAM for what accelerate kept in RAM, new safetensors files in `folder` for what it kept on disk."
     def __init__(self, folder=None): # a directory (default: a temporary one, removed with the store)
         self._tmp = None if folder else tempfile.TemporaryDirectory(prefix='rotprune-offload-')
-        self.folder, self.count = Path(folder or self._tmp.name), 0
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if folder: Path(folder).mkdir(parents=True, exist_ok=True)  # a store of its own inside: two never share files
+        self.folder, self.count = Path(self._tmp.name if self._tmp else tempfile.mkdtemp(prefix='store-', dir=folder)), 0
+    def cleanup(self):
+        "Delete the store's files (a model that still reads them cannot run afterwards: save it first)."
+        if self._tmp is not None: self._tmp.cleanup()
+        else: shutil.rmtree(self.folder, ignore_errors=True)
     def write(self, tensors:dict, disk:bool) -> Mapping:
         "A new read-only map of `tensors` (copied to the CPU), in RAM or in a new file; existing maps are never changed."
         tensors = {k: v.detach().to('cpu').contiguous() for k, v in tensors.items()}

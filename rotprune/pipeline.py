@@ -401,13 +401,20 @@ def prune_to_dir(name:str, # a model name for `load_named`
                  offload_folder=None, # with `max_memory`: where the offloaded and the pruned weights go
                  **changes) -> 'pd.DataFrame':
     "Load `name`, prune it with `recipe`, save it to `out` with its tokenizer; returns the report."
+    import tempfile
     from rotprune.data import tiny_batches
     from rotprune.layerwise import offload_store
-    model, tok = load_named(name, max_memory, offload_folder)
-    if is_offloaded(model) and offload_folder: offload_store(model, Path(offload_folder) / 'rotprune')
-    batches = calibration(calib, tok, n=n_calib) if tok is not None else tiny_batches()  # tiny models: random tokens
-    model, report = prune(model, batches, recipe, amount, progress=progress, **changes)
-    save_pruned(model, out, tokenizer=tok)
+    made = tempfile.TemporaryDirectory(prefix='rotprune-offload-') if max_memory is not None and offload_folder is None else None
+    folder, store = made.name if made else offload_folder, None
+    try:
+        model, tok = load_named(name, max_memory, folder)
+        if is_offloaded(model): store = offload_store(model, Path(folder) / 'rotprune')
+        batches = calibration(calib, tok, n=n_calib) if tok is not None else tiny_batches()  # tiny models: random tokens
+        model, report = prune(model, batches, recipe, amount, progress=progress, **changes)
+        save_pruned(model, out, tokenizer=tok)
+    finally:  # the pruned weights are in `out` now: their offloaded copy goes, and the folder if we made it
+        if store is not None: store.cleanup()
+        if made is not None: made.cleanup()
     (Path(out) / 'rotprune.json').write_text(json.dumps({'source': name, 'recipe': report.attrs['recipe'], 'amount': amount,
                                                          'calibration': calib, 'n_calib': n_calib}, indent=1))
     return report

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00e_select.ipynb #f2187f26
 from __future__ import annotations
-import math, time, contextlib, copy
+import math, time, contextlib, contextvars, copy
 from typing import Callable, Protocol
 import torch
 from torch import nn
@@ -142,15 +142,22 @@ def make_report(rows:list[dict], # one dict per site (the columns of `REPORT_COL
 def _restore(model:nn.Module, backup:nn.Module):
     model.__dict__.clear(); model.__dict__.update(backup.__dict__)
 
+_GUARDED = contextvars.ContextVar('rotprune_guarded', default={})  # {id(model): the outermost guard's state}
+
 @contextlib.contextmanager
 def guarded(model:nn.Module, # the caller's model, changed in the body
             probe=None, # a calibration batch the changed model must run (None: no probe)
             backup:bool=True, # keep a copy to restore on failure
            ):
     "Run the body's changes to `model`; on any failure (or a failing probe), restore the model exactly and re-raise."
-    saved = copy.deepcopy(model, offload_memo(model)) if backup else None  # offloaded weights are shared, not copied
+    active = _GUARDED.get(); outer = active.get(id(model))  # an enclosing guard (prune -> rcpu_prune) holds the one copy
+    saved = copy.deepcopy(model, offload_memo(model)) if backup and outer is None else None  # offloaded weights are shared
+    state = outer if outer is not None else {'failed': None}
+    token = _GUARDED.set({**active, id(model): state})
     try:
         yield model
+        if outer is None and state['failed'] is not None:  # a nested step failed and the body caught its error
+            raise RuntimeError(f"a nested step failed and its error was caught ({state['failed']})") from state['failed']
         rebind_forwards(model)  # modules whose class changed under an accelerate hook
         if hasattr(model, 'config'): sync_config(model)
         if probe is not None:
@@ -160,9 +167,11 @@ def guarded(model:nn.Module, # the caller's model, changed in the body
             except Exception as e: raise RuntimeError(f"the pruned model cannot run ({type(e).__name__}: {e}); the model was restored") from e
             finally: model.train(was)
             if not torch.isfinite(out).all(): raise RuntimeError("the pruned model gives NaN or inf; the model was restored")
-    except BaseException:
+    except BaseException as e:
+        if outer is not None and outer['failed'] is None: outer['failed'] = e  # the outermost guard restores
         if saved is not None: _restore(model, saved)
         raise
+    finally: _GUARDED.reset(token)
 
 # %% ../nbs/00e_select.ipynb #052b32a3
 def validate_calib(calib, needed:bool=True) -> list|None:

@@ -154,14 +154,21 @@ def _quick_model(kind:str, retrain:bool, path, progress:bool):
     path = Path(path) if path is not None else cache_dir() / f'{kind}_vgg_digits.pt'
     build = lambda: (tsra_vgg16 if kind == 'tsra' else relu_vgg16)(num_classes=10, width=QUICK['width'], in_channels=1)
     config = QUICK | QUICK_RECIPES[kind] | {'kind': kind}
-    if not retrain and path.exists():
-        try:
-            ck = torch.load(path, map_location='cpu', weights_only=True)
-            if ck.get('config') == config:
-                torch.manual_seed(QUICK['seed']); model = build(); model.load_state_dict(ck['state_dict']); model.eval()
-                model.history = ck['history']
-                return model, data
-        except Exception: pass  # unreadable or stale cache: retrain
+    from filelock import FileLock
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path.with_name(path.name + '.lock'))):  # a second process (a parallel notebook) waits, then loads
+        if not retrain and path.exists():
+            try:
+                ck = torch.load(path, map_location='cpu', weights_only=True)
+                if ck.get('config') == config:
+                    torch.manual_seed(QUICK['seed']); model = build(); model.load_state_dict(ck['state_dict']); model.eval()
+                    model.history = ck['history']
+                    return model, data
+            except Exception: pass  # unreadable or stale cache: retrain
+        return _train_quick(kind, build, data, path, config, progress)
+
+def _train_quick(kind, build, data, path, config, progress):
+    "Train the quick model of `kind` (seeded, one thread) and write it to `path` atomically."
     torch.manual_seed(QUICK['seed']); model = build()
     q, n_threads = QUICK, torch.get_num_threads()
     torch.set_num_threads(q['threads'])  # tiny layers: threads cost more than they gain; 1 thread is also bit-reproducible
