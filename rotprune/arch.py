@@ -449,16 +449,29 @@ def layer_shapes(model:nn.Module) -> list[dict]:
     ad = get_adapter(model)
     return [ad.layer_shapes(i, b) for i, b in enumerate(ad.blocks())] if ad.family != 'sequential' else []
 
+_SHAPES_CACHE = {}  # (class, config JSON) -> parameter shapes: pruning one site after another asks for the same configs again
+
+def _config_shapes(cls:type, cfg) -> dict:
+    "Parameter shapes of `cls(cfg)`, built on the meta device (no memory, no initialisation) and remembered."
+    try: key = (cls, cfg.to_json_string(use_diff=False))
+    except (TypeError, ValueError): key = None  # a config that does not serialise is built every time
+    if key is not None and key in _SHAPES_CACHE: return _SHAPES_CACHE[key]
+    with torch.device('meta'): ref = cls(cfg)
+    shapes = {k: tuple(v.shape) for k, v in ref.state_dict().items()}
+    if key is not None:
+        if len(_SHAPES_CACHE) >= 256: _SHAPES_CACHE.clear()
+        _SHAPES_CACHE[key] = shapes
+    return shapes
+
 def config_mismatches(model:nn.Module, # a Hugging Face model
                       config=None, # the config to check (default: the model's own)
                      ) -> list[str]:
     "Differences between `model`'s parameters and those of the same class built from `config` (empty: they agree)."
     cfg = copy.deepcopy(config if config is not None else model.config)
     cfg.__dict__.pop('rotprune', None)
-    with torch.device('meta'): ref = type(model)(cfg)
     rebuilt = {f'{n}.qk_planes' for n, m in model.named_modules() if _is_rope_slim(m)}  # rebuilt from `layer_shapes`
     a = {k: tuple(v.shape) for k, v in model.state_dict().items() if k not in rebuilt}
-    b = {k: tuple(v.shape) for k, v in ref.state_dict().items()}
+    b = _config_shapes(type(model), cfg)
     out = [f"{k}: weights {a[k]}, config {b[k]}" for k in sorted(a.keys() & b.keys()) if a[k] != b[k]]
     out += [f"{k}: in the weights, not in the config" for k in sorted(a.keys() - b.keys())]
     out += [f"{k}: in the config, not in the weights" for k in sorted(b.keys() - a.keys())]

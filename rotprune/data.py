@@ -4,7 +4,7 @@
 
 # %% ../nbs/00a_data.ipynb #a97ac53f
 from __future__ import annotations
-import re, zlib, os, ast, json, math, time, hashlib, shutil, sysconfig, platform
+import re, zlib, os, ast, json, math, time, hashlib, shutil, sysconfig, platform, functools
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -133,12 +133,13 @@ def tiny_batches(vocab_size:int=128, n_batches:int=2, batch_size:int=3, seq_len:
 # %% ../nbs/00a_data.ipynb #1b4aeec2
 _STDLIB_SKIP = frozenset({'site-packages', 'dist-packages', 'test', 'tests', 'idlelib', 'turtledemo', 'lib2to3', '__pycache__'})
 
-def _docstrings(path) -> list[str]:
+@functools.lru_cache(maxsize=None)  # parsing the whole stdlib takes seconds; the splits and the corpus read it again
+def _docstrings(path) -> tuple[str, ...]:
     "Module, class and function docstrings of one Python source file (none if it does not parse)."
     try: tree = ast.parse(Path(path).read_text(encoding='utf-8'))
-    except (SyntaxError, UnicodeDecodeError, ValueError): return []
+    except (SyntaxError, UnicodeDecodeError, ValueError): return ()
     nodes = [tree] + [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-    return [d for d in map(ast.get_docstring, nodes) if d]
+    return tuple(d for d in map(ast.get_docstring, nodes) if d)
 
 # %% ../nbs/00a_data.ipynb #73e0579a
 def stdlib_passages(split:str='all', # 'all', 'calib' or 'eval'

@@ -12,7 +12,7 @@ from .core import run_batch, to_device, model_device
 
 # %% auto #0
 __all__ = ['model_output', 'outputs', 'output_error', 'batch_masks', 'param_count', 'param_bytes', 'accuracy', 'context_length',
-           'lm_nll', 'perplexity', 'lm_chunks', 'embeddings', 'embedding_fidelity', 'latency']
+           'by_length', 'lm_nll', 'perplexity', 'lm_chunks', 'embeddings', 'embedding_fidelity', 'latency']
 
 # %% ../nbs/00b_eval.ipynb #60b5ea03
 def model_output(out) -> torch.Tensor:
@@ -81,6 +81,27 @@ def context_length(model:nn.Module) -> int|None:
     return getattr(getattr(model, 'config', None), 'max_position_embeddings', None)
 
 # %% ../nbs/00b_eval.ipynb #85b121dc
+def by_length(batches:list, # dicts with 2-d `input_ids` and an optional right-padding `attention_mask`
+             ) -> list:
+    "The same rows regrouped by length into batches of the same size (less padding); `batches` as they are when that is not safe."
+    bs = list(batches)
+    if not bs or any(set(b) - {'input_ids', 'attention_mask'} or b['input_ids'].dim() != 2 for b in bs): return bs
+    rows = []
+    for b in bs:
+        ids, mask = b['input_ids'], b.get('attention_mask')
+        if mask is None: rows += list(ids); continue
+        if mask.shape != ids.shape or ((mask != 0) & (mask != 1)).any() or (mask[:, 1:] > mask[:, :-1]).any():
+            return bs  # not 1...1 0...0 in every row (left padding, holes): keep the caller's batches
+        rows += [r[:int(l)] for r, l in zip(ids, mask.sum(1)) if l > 0]
+    rows.sort(key=len)  # stable: equal lengths keep their order
+    size, out = max(len(b['input_ids']) for b in bs), []
+    for i in range(0, len(rows), size):
+        grp = rows[i:i + size]; T = len(grp[-1])
+        ids = grp[0].new_zeros(len(grp), T); mask = torch.zeros(len(grp), T, dtype=torch.long)
+        for j, r in enumerate(grp): ids[j, :len(r)] = r; mask[j, :len(r)] = 1
+        out.append({'input_ids': ids, 'attention_mask': mask})
+    return out
+
 @torch.no_grad()
 def lm_nll(model:nn.Module, # a causal LM: logits (B, T, V) for `input_ids` (B, T)
            batches, # dicts with `input_ids` and an optional right-padding `attention_mask`
@@ -91,7 +112,7 @@ def lm_nll(model:nn.Module, # a causal LM: logits (B, T, V) for `input_ids` (B, 
     was = model.training; model.eval(); dev = model_device(model); nll, n = 0., 0
     max_length = max_length or context_length(model)
     try:
-        for b in batches:
+        for b in by_length(batches):  # a row's score does not depend on its batch: group similar lengths, pad less
             ids = b['input_ids']; T = ids.shape[1]
             mask = b.get('attention_mask'); mask = torch.ones_like(ids) if mask is None else mask
             L = min(max_length or T, T); S = stride or max(1, L // 2)

@@ -101,17 +101,21 @@ def reconstruction_error(W:torch.Tensor, # the dense weight (d_out, d_in)
                          keep, # the kept columns K
                          m:Moments, # statistics of the inputs to evaluate on
                          bias_shift:torch.Tensor|None=None, # added to the layer's bias
+                         WH:torch.Tensor|None=None, # W @ m.gram in float64, when several updates of one layer are scored
                         ) -> float:
     "Relative error ‖Y − Ŷ‖_F / ‖Y‖_F of a pruned, compensated layer on the inputs summarised by `m` (bias excluded)."
-    W = W.to(torch.float64)
+    W, N, H = W.to(torch.float64), new.to(torch.float64), m.gram
     K = _as_index(keep, W.shape[1])
-    E = W.clone(); E[:, K] -= new.to(torch.float64)
-    H = m.gram
-    num = torch.trace(E @ H @ E.T)
-    if bias_shift is not None:
-        b = bias_shift.to(torch.float64)
-        num = num - 2 * b @ (E @ m.sum) + m.count * b @ b
-    return (num.clamp(min=0) / torch.trace(W @ H @ W.T)).sqrt().item()
+    WH = W @ H if WH is None else WH
+    den = (WH * W).sum()  # tr(W H Wᵀ)
+    b = None if bias_shift is None else bias_shift.to(torch.float64)
+    bias = lambda Es: 0. if b is None else m.count * b @ b - 2 * b @ Es  # Es = E @ m.sum
+    # tr(E H Eᵀ) for E = W − N·P_K, expanded so that only N meets H_KK: |K|² instead of d_in² per update ...
+    num = den - 2 * (WH[:, K] * N).sum() + ((N @ H[K[:, None], K]) * N).sum() + bias(W @ m.sum - N @ m.sum[K])
+    if num < 1e-6 * den:  # ... but a small error is a difference of large terms: then E is formed and squared directly
+        E = W.clone(); E[:, K] -= N
+        num = ((E @ H) * E).sum() + bias(E @ m.sum)
+    return (num.clamp(min=0) / den).sqrt().item()
 
 # %% ../nbs/04_procrustes.ipynb #2f10e932
 SCORES = ('variance', 'wanda-sp', 'flap', 'magnitude', 'random')  # the registry's scores this chapter compares
@@ -162,8 +166,9 @@ def _prune_site(site:Site, m:Moments|None, amount:float, score:str, compensate:s
     row = {'site': site.name, 'kind': site.kind, 'width_before': w0, 'width_after': len(keep), 'score': score,
            'compensation': compensate}
     if m is not None:
-        row['calib error before'] = reconstruction_error(W, W[:, cols], cols, m)
-        row['calib error'] = reconstruction_error(W, new, cols, m, b)
+        WH = W.to(torch.float64) @ m.gram  # shared by both errors
+        row['calib error before'] = reconstruction_error(W, W[:, cols], cols, m, WH=WH)
+        row['calib error'] = reconstruction_error(W, new, cols, m, b, WH=WH)
     site.prune(keep)
     if compensate is not None: set_weight_matrix(cons, new)
     if b is not None: add_to_bias(cons, b)
