@@ -97,7 +97,7 @@ def by_length(batches:list, # dicts with 2-d `input_ids` and an optional right-p
     size, out = max(len(b['input_ids']) for b in bs), []
     for i in range(0, len(rows), size):
         grp = rows[i:i + size]; T = len(grp[-1])
-        ids = grp[0].new_zeros(len(grp), T); mask = torch.zeros(len(grp), T, dtype=torch.long)
+        ids = grp[0].new_zeros(len(grp), T); mask = torch.zeros(len(grp), T, dtype=torch.long, device=ids.device)
         for j, r in enumerate(grp): ids[j, :len(r)] = r; mask[j, :len(r)] = 1
         out.append({'input_ids': ids, 'attention_mask': mask})
     return out
