@@ -8,6 +8,9 @@ sync:
 readme:
 	jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README --log-level WARN
 
-# the README's test command
+# the README's test command: both parts always run, each failure is named, and any failure fails the target
 test:
-	nbdev_test && pytest -q tests
+	@status=0; \
+	nbdev_test || { echo "make test: nbdev_test (the notebooks in quick mode) FAILED"; status=1; }; \
+	pytest -q tests || { echo "make test: pytest FAILED"; status=1; }; \
+	exit $$status

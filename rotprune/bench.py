@@ -416,11 +416,12 @@ def digits_mlp(retrain:bool=False, # train even if a cached model exists
     from pathlib import Path
     from rotprune.data import digits
     from rotprune.bench import train_classifier, cache_dir
-    data, cfg = digits(size=8), dict(sizes=(64, 256, 256, 128, 10), steps=1500, batch_size=64, lr=2e-3, seed=0)
+    from rotprune.core import train_seed
+    data, cfg = digits(size=8), dict(sizes=(64, 256, 256, 128, 10), steps=1500, batch_size=64, lr=2e-3, seed=train_seed())
     torch.manual_seed(cfg['seed'])
     s = cfg['sizes']
     model = nn.Sequential(nn.Flatten(), *[l for a, b in zip(s[:-2], s[1:-1]) for l in (nn.Linear(a, b), nn.ReLU())], nn.Linear(s[-2], s[-1]))
-    path = Path(path) if path is not None else cache_dir() / 'mlp_digits.pt'
+    path = Path(path) if path is not None else cache_dir() / ('mlp_digits.pt' if cfg['seed'] == 0 else f"mlp_digits_seed{cfg['seed']}.pt")
     if not retrain and path.exists():
         ck = torch.load(path, map_location='cpu', weights_only=True)
         if ck.get('config') == cfg: model.load_state_dict(ck['state_dict']); return model.eval(), data

@@ -94,7 +94,7 @@ def prune_command(a, out=None) -> int:
     if a.offload_folder and not mm: raise ValueError("--offload-folder needs --max-memory (without it, nothing is offloaded)")
     if mm: logging.getLogger('accelerate.big_modeling').setLevel(logging.ERROR)  # its "parameters on the meta device" notice: asked for
     rep = prune_to_dir(a.model, a.out, a.recipe, a.amount, calib=a.calib, n_calib=a.n_calib, progress=not a.quiet,
-                       max_memory=mm, offload_folder=a.offload_folder, **changes)
+                       max_memory=mm, offload_folder=a.offload_folder, overwrite=a.overwrite, **changes)
     cols = [c for c in ('site', 'kind', 'width_before', 'width_after', 'params_before', 'params_after') if c in rep]
     print(format_table([{c: _fmt(r[c]) for c in cols} for r in rep.to_dict('records')]), file=out)
     at = rep.attrs
@@ -117,7 +117,8 @@ def _add_pipeline_commands(sub):
     p.add_argument('--sites', nargs='*', help='site kinds or names to prune (default: the recipe\'s)')
     p.add_argument('--calib', default='pydoc', help="'pydoc' (offline), 'wikitext2' (online) or a text file")
     p.add_argument('--n-calib', type=int, default=256, help='calibration passages')
-    p.add_argument('--out', required=True, help='directory to write')
+    p.add_argument('--out', required=True, help='directory to write (new or empty; checked before any work)')
+    p.add_argument('--overwrite', action='store_true', help='replace --out if it is not empty (whole, once the new model is complete)')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.add_argument('--max-memory', nargs='+', help="weights kept in memory, e.g. 2GiB or 0=20GiB cpu=30GiB; the rest is offloaded to disk and pruned block by block")
     p.add_argument('--offload-folder', help='with --max-memory: where offloaded and pruned weights go (default: a temporary directory)')

@@ -4,9 +4,9 @@
 
 # %% ../nbs/00_core.ipynb #4427aaf9
 from __future__ import annotations
-import os, contextvars
+import os, json, contextvars
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, Mapping
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -16,7 +16,8 @@ from transformers.pytorch_utils import Conv1D
 __all__ = ['OFFLOADED_OK', 'random_orthogonal', 'orthogonality_error', 'is_orthogonal', 'out_features', 'in_features',
            'rotate_out', 'rotate_in', 'select_out', 'select_in', 'select_features', 'weight_matrix',
            'set_weight_matrix', 'add_to_bias', 'model_device', 'to_device', 'check_calib', 'check_batch', 'run_batch',
-           'Moments', 'Tap', 'collect_moments', 'under_test', 'mode', 'is_full', 'default_device']
+           'Moments', 'Tap', 'collect_moments', 'under_test', 'mode', 'is_full', 'default_device', 'train_seed',
+           'verdict', 'claim']
 
 # %% ../nbs/00_core.ipynb #75685185
 def random_orthogonal(n:int, # size of the matrix
@@ -190,15 +191,15 @@ def model_device(model:nn.Module) -> torch.device:
     return p.device if p is not None else torch.device('cpu')
 
 def to_device(batch, device):
-    "Move a tensor, or every tensor of a dict/list batch, to `device`."
+    "Move a tensor, or every tensor of a dict/list batch, to `device` (a mapping such as a tokenizer's `BatchEncoding` comes back a dict)."
     if isinstance(batch, torch.Tensor): return batch.to(device)
-    if isinstance(batch, dict): return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, Mapping): return {k: to_device(v, device) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)): return type(batch)(to_device(v, device) for v in batch)
     return batch
 
 def check_calib(calib):
     "Raise `TypeError` unless `calib` is an iterable of batches (not one dict, one tensor or text)."
-    if isinstance(calib, (str, bytes)) or isinstance(calib, dict) or isinstance(calib, torch.Tensor):
+    if isinstance(calib, (str, bytes, Mapping, torch.Tensor)):
         raise TypeError(f"calib must be an iterable of batches (tensors or tokenizer dicts), not a single {type(calib).__name__}: "
                         "wrap one batch in a list" + (", and tokenize text first (rotprune.data.text_batches)" if isinstance(calib, str) else ""))
     return calib
@@ -207,20 +208,20 @@ def check_batch(batch, i:int=0):
     "Raise `ValueError` if batch `i` is empty or holds NaN/inf; return its attention mask (or `None`)."
     if isinstance(batch, (str, bytes)) or isinstance(batch, (list, tuple)) and batch and all(isinstance(b, str) for b in batch):
         raise TypeError(f"calibration batch {i} is text: tokenize it first (rotprune.data.text_batches)")
-    if not isinstance(batch, (torch.Tensor, dict, list, tuple)):
+    if not isinstance(batch, (torch.Tensor, Mapping, list, tuple)):
         raise TypeError(f"calibration batch {i} is a {type(batch).__name__}: expected a tensor, a tokenizer dict or a tuple")
-    ts = [batch] if isinstance(batch, torch.Tensor) else list(batch.values()) if isinstance(batch, dict) else list(batch)
+    ts = [batch] if isinstance(batch, torch.Tensor) else list(batch.values()) if isinstance(batch, Mapping) else list(batch)
     ts = [t for t in ts if isinstance(t, torch.Tensor)]
     if not ts or any(t.numel() == 0 for t in ts): raise ValueError(f"calibration batch {i} is empty")
     for t in ts:
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise ValueError(f"calibration batch {i} contains NaN or inf")
-    return batch.get('attention_mask') if isinstance(batch, dict) else None
+    return batch.get('attention_mask') if isinstance(batch, Mapping) else None
 
 def run_batch(model:nn.Module, batch):
     "Run `model` on one calibration batch (a tensor, a dict of keyword tensors, or a tuple whose first item is the input)."
     batch = to_device(batch, model_device(model))
-    if isinstance(batch, dict): return model(**batch)
+    if isinstance(batch, Mapping): return model(**batch)
     if isinstance(batch, (list, tuple)): return model(batch[0])
     return model(batch)
 
@@ -333,3 +334,36 @@ def is_full() -> bool:
 def default_device() -> torch.device:
     "CUDA when available, else CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
+# %% ../nbs/00_core.ipynb #1c9e4bcd
+def train_seed() -> int:
+    "Seed offset of every model trained here (pocket LMs, quick VGGs, digits MLP): `ROTPRUNE_TRAIN_SEED`, else 0."
+    v = os.environ.get('ROTPRUNE_TRAIN_SEED', '').strip()
+    if not v: return 0
+    if not v.isdecimal(): raise ValueError(f"ROTPRUNE_TRAIN_SEED must be a non-negative integer, not {v!r}")
+    return int(v)
+
+# %% ../nbs/00_core.ipynb #becaed73
+def _record_claim(text:str, lo, hi, asserted:bool) -> bool:
+    lo, hi = float(lo), float(hi)
+    held, scale = lo < hi, max(abs(lo), abs(hi))
+    gap = (hi - lo) / scale if scale > 0 else 0.
+    path = os.environ.get('ROTPRUNE_CLAIMS')
+    if path:
+        row = dict(claim=text, lo=lo, hi=hi, gap=gap, held=held, asserted=asserted, seed=train_seed())
+        with open(path, 'a') as f: f.write(json.dumps(row) + '\n')
+    return held
+
+def verdict(text:str, # the comparison, as the page states it ('FLAP < RCPU rotation, 30%')
+            lo:float, hi:float, # the claim is lo < hi
+           ) -> bool:
+    "Does `lo < hi` hold? Recorded to `$ROTPRUNE_CLAIMS` (when set) with its relative gap; never asserted."
+    return _record_claim(text, lo, hi, asserted=False)
+
+def claim(text:str, # the claim, as the page states it ('pocket llama < 0.9 x bigram')
+          lo:float, hi:float, # asserted: lo < hi
+         ) -> None:
+    "Assert `lo < hi`, a claim on a model trained here, recording it to `$ROTPRUNE_CLAIMS` (when set) like `verdict`."
+    if not _record_claim(text, lo, hi, asserted=True):
+        if os.environ.get('ROTPRUNE_CLAIMS') and os.environ.get('ROTPRUNE_CLAIMS_KEEP_GOING') == '1': return
+        raise AssertionError(f"claim did not hold: {text} ({float(lo):.6g} is not below {float(hi):.6g})")

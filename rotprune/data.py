@@ -11,6 +11,7 @@ import numpy as np
 from fastcore.basics import patch
 import torch
 from torch import nn
+from .core import train_seed
 
 # %% auto #0
 __all__ = ['TINY_ARCHS', 'POCKET_SPLITS', 'EOS', 'POCKET_FAMILIES', 'POCKET_TOKENIZER', 'POCKET_ARCHS', 'POCKET_TRAIN',
@@ -265,7 +266,7 @@ def pocket_recipe(family:str, # one of `POCKET_FAMILIES`
     "Everything that determines pocket model `family`: tokenizer, architecture, training, and the Python version (its stdlib is the corpus)."
     if family not in POCKET_FAMILIES: raise ValueError(f"unknown pocket family {family!r}; choose from {POCKET_FAMILIES}")
     return dict(version=_POCKET_VERSION, family=family, python=platform.python_version(), tokenizer=POCKET_TOKENIZER,
-                arch=POCKET_ARCHS[family], train=POCKET_TRAIN[family])
+                arch=POCKET_ARCHS[family], train=POCKET_TRAIN[family] | {'seed': POCKET_TRAIN[family]['seed'] + train_seed()})
 
 def pocket_path(family:str) -> Path:
     "Cache directory of pocket model `family`; its name carries a hash of `pocket_recipe(family)`."
@@ -300,8 +301,9 @@ def _train_pocket(family:str, path:Path, progress:bool):
     ids = {s: token_stream(tok, t) for s, t in texts.items()}
     n_threads = torch.get_num_threads(); torch.set_num_threads(1)
     try:
-        torch.manual_seed(POCKET_TRAIN[family]['seed']); model = _pocket_model(family, tok)
-        hist = train_lm(model, ids['train'], ids['val'], progress=progress, desc=f'pocket {family}', **POCKET_TRAIN[family])
+        train = pocket_recipe(family)['train']  # the seed moves with `train_seed()`
+        torch.manual_seed(train['seed']); model = _pocket_model(family, tok)
+        hist = train_lm(model, ids['train'], ids['val'], progress=progress, desc=f'pocket {family}', **train)
     finally: torch.set_num_threads(n_threads)
     hist |= {'recipe': pocket_recipe(family), 'texts': {s: len(t) for s, t in texts.items()},
              'words': {s: sum(len(x.split()) for x in t) for s, t in texts.items()}, 'tokens': {s: len(v) for s, v in ids.items()}}

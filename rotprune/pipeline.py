@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_pipeline.ipynb #65c50af3
 from __future__ import annotations
-import copy, json, glob, os, warnings
+import copy, json, glob, os, re, shutil, hashlib, tempfile, warnings
 from pathlib import Path
 import torch
 from torch import nn
@@ -17,36 +17,115 @@ from .arch import get_adapter, sync_config, config_describes_weights, layer_shap
 from .layerwise import offload_aware, is_offloaded, block_onloaded
 
 # %% auto #0
-__all__ = ['BASES', 'COMPENSATIONS', 'GRANULARITIES', 'ALLOCATIONS', 'RECIPES', 'save_pruned', 'load_pruned', 'needs_rotprune',
-           'check_roundtrips', 'check_roundtrip', 'Recipe', 'check_recipe', 'global_amounts', 'get_recipe',
-           'layer_by_layer', 'prune', 'combinations', 'offload_kwargs', 'load_named', 'calibration', 'prune_to_dir',
-           'evaluate_dir']
+__all__ = ['MANIFEST', 'BASES', 'COMPENSATIONS', 'GRANULARITIES', 'ALLOCATIONS', 'RECIPES', 'check_out_dir', 'save_pruned',
+           'verify_saved', 'load_pruned', 'needs_rotprune', 'check_roundtrips', 'check_roundtrip', 'Recipe',
+           'check_recipe', 'global_amounts', 'get_recipe', 'layer_by_layer', 'prune', 'combinations', 'offload_kwargs',
+           'load_named', 'calibration', 'prune_to_dir', 'evaluate_dir']
 
 # %% ../nbs/07_pipeline.ipynb #359bc90e
+MANIFEST = 'rotprune-manifest.json'  # every file of a saved directory with its size and sha256
+
+def check_out_dir(path, # the directory a save will write
+                  overwrite:bool=False, # may an existing, non-empty directory be replaced (whole)?
+                 ) -> Path:
+    "Refuse, before any work, an output path that cannot be written or whose contents a save would destroy unasked."
+    path = Path(path)
+    if path.exists() and not path.is_dir(): raise FileExistsError(f"{path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise FileExistsError(f"{path} is not empty: choose a new directory, or ask to replace it whole (overwrite=True, --overwrite)")
+    anc = path.absolute().parent
+    while not anc.exists(): anc = anc.parent
+    if not anc.is_dir() or not os.access(anc, os.W_OK | os.X_OK): raise PermissionError(f"cannot write {path}: {anc} is not a writable directory")
+    return path
+
+# %% ../nbs/07_pipeline.ipynb #489cf4b7
+def _sha256(f:Path) -> str:
+    h = hashlib.sha256()
+    with open(f, 'rb') as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b''): h.update(chunk)
+    return h.hexdigest()
+
+def _pid_alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def _swap_in(tmp:Path, path:Path):
+    "Move the complete directory `tmp` to `path`; an existing `path` is moved aside first and removed only after."
+    old = None
+    if path.exists():
+        old = path.with_name(f'.{path.name}.{os.getpid()}.old'); os.replace(path, old)
+    os.replace(tmp, path)
+    if old is not None: shutil.rmtree(old, ignore_errors=True)
+
+def _clear_stale(path:Path):
+    "Remove temporary directories left beside `path` by saves whose process died (never one still running)."
+    for p in path.parent.glob(f'.{glob.escape(path.name)}.*.tmp'):
+        m = re.fullmatch(rf'\.{re.escape(path.name)}\.(\d+)\.\w+\.tmp', p.name)
+        if m and not _pid_alive(int(m[1])): shutil.rmtree(p, ignore_errors=True)
+
+# %% ../nbs/07_pipeline.ipynb #24570146
 @offload_aware
 def save_pruned(model:nn.Module, # a (pruned) Hugging Face model of a family in `rotprune.arch`
-                path, # the directory to write
+                path, # the directory to write (new, or empty, unless `overwrite`)
                 tokenizer=None, # saved beside the model when given
                 max_shard_size=None, # largest weight file (default: transformers' own; 1GB for an offloaded model, whose shards are loaded one at a time)
+                overwrite:bool=False, # replace an existing non-empty directory (whole, once the new one is complete)
+                info:dict|None=None, # written as `rotprune.json` (what `prune_to_dir` records: source, recipe, ...)
                ) -> Path:
-    "Save `model` as a standard Hugging Face directory whose config describes its weights (loads with `load_pruned`, or plain `from_pretrained` when the config can express the shapes)."
-    get_adapter(model)
+    "Save `model` as a standard Hugging Face directory whose config describes its weights, atomically, with a manifest of sha256s that `load_pruned` verifies."
+    if get_adapter(model).family == 'sequential':
+        raise TypeError("save_pruned writes Hugging Face models (a config and safetensors); save a pruned nn.Sequential whole with "
+                        "torch.save(model, f) and load it with torch.load(f, weights_only=False): its modules carry their new shapes")
+    path = check_out_dir(path, overwrite)
     sync_config(model)
     if not config_describes_weights(model): raise ValueError("the config does not describe the weights; this is a bug in rotprune")
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
     if max_shard_size is None and is_offloaded(model): max_shard_size = '1GB'
-    with warnings.catch_warnings():  # transformers warns about offloaded modules and its 50GB default shard
-        warnings.filterwarnings('ignore', message='Attempting to save a model with offloaded modules')
-        model.save_pretrained(path, **({'max_shard_size': max_shard_size} if max_shard_size else {}))
-    if tokenizer is not None: tokenizer.save_pretrained(path)
+    path.parent.mkdir(parents=True, exist_ok=True); _clear_stale(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.{os.getpid()}.', suffix='.tmp', dir=path.parent))
+    try:
+        with warnings.catch_warnings():  # transformers warns about offloaded modules and its 50GB default shard
+            warnings.filterwarnings('ignore', message='Attempting to save a model with offloaded modules')
+            model.save_pretrained(tmp, **({'max_shard_size': max_shard_size} if max_shard_size else {}))
+        if tokenizer is not None: tokenizer.save_pretrained(tmp)
+        if info is not None: (tmp / 'rotprune.json').write_text(json.dumps(info, indent=1))
+        files = sorted(p for p in tmp.rglob('*') if p.is_file())
+        manifest = {'format': 1, 'attn_implementation': getattr(model.config, '_attn_implementation', None),
+                    'files': {p.relative_to(tmp).as_posix(): {'bytes': p.stat().st_size, 'sha256': _sha256(p)} for p in files}}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        _swap_in(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True); raise
     return path
 
 # %% ../nbs/07_pipeline.ipynb #9c551312
-def _state_dict(path:Path) -> dict:
-    files = sorted(glob.glob(str(path / '*.safetensors')))
-    if not files: raise FileNotFoundError(f"no .safetensors weights in {path}")
+def verify_saved(path, # a directory written by `save_pruned`
+                ) -> dict|None:
+    "Check every file the manifest of `path` lists (size and sha256); return the manifest, or None for a directory without one."
+    path = Path(path); f = path / MANIFEST
+    if not f.exists(): return None
+    try: man = json.loads(f.read_text()); files = man['files']
+    except (ValueError, KeyError, TypeError): raise ValueError(f"{path}: {MANIFEST} is damaged; refusing to load")
+    for name, meta in files.items():
+        p = path / name
+        if not p.is_file(): raise FileNotFoundError(f"{path}: {name} was saved but is missing; refusing to load")
+        if p.stat().st_size != meta['bytes'] or _sha256(p) != meta['sha256']:
+            raise ValueError(f"{path}: {name} is not the file that was saved (size or sha256 differs: changed or damaged); refusing to load")
+    return man
+
+def _weight_files(path:Path, manifest:dict|None) -> list:
+    "The weight files a saved directory holds: those its manifest lists, else those its index names, else model.safetensors."
+    if manifest is not None: files = sorted(n for n in manifest['files'] if n.endswith('.safetensors'))
+    elif (path / 'model.safetensors.index.json').exists():
+        files = sorted(set(json.loads((path / 'model.safetensors.index.json').read_text())['weight_map'].values()))
+    else: files = ['model.safetensors'] if (path / 'model.safetensors').exists() else []
+    if not files: raise FileNotFoundError(f"{path}: no model.safetensors (or safetensors index) to load")
+    return files
+
+def _state_dict(path:Path, manifest:dict|None=None) -> dict:
     sd = {}
-    for f in files: sd.update(load_file(f))
+    for f in _weight_files(path, manifest): sd.update(load_file(path / f))
     return sd
 
 def _rebuild(model:nn.Module, info:dict) -> nn.Module:
@@ -77,11 +156,16 @@ def _rebuild(model:nn.Module, info:dict) -> nn.Module:
 
 def load_pruned(path, # a directory written by `save_pruned` (or any Hugging Face model directory)
                 device=None, # where to put the model (default: CPU)
-                attn_implementation:str|None=None, # e.g. 'eager' or 'sdpa' (default: transformers' choice)
+                attn_implementation:str|None=None, # e.g. 'eager' or 'sdpa' (default: the one saved, else transformers' choice)
                ) -> nn.Module:
-    "Load a model saved by `save_pruned`: rebuilt from its config and loaded strictly (no remote code)."
+    "Load a model saved by `save_pruned`: its files verified, rebuilt from its config and loaded strictly (no remote code)."
     path = Path(path)
-    cfg = transformers.AutoConfig.from_pretrained(path)
+    if not (path / 'config.json').is_file(): raise FileNotFoundError(f"{path}: no config.json, so not a saved model directory")
+    manifest = verify_saved(path)
+    if attn_implementation is None and manifest: attn_implementation = manifest.get('attn_implementation')  # as it was saved
+    try: cfg = transformers.AutoConfig.from_pretrained(path)
+    except (OSError, ValueError, KeyError) as e:
+        raise ValueError(f"{path}: config.json is not one transformers can read ({str(e).splitlines()[0]})") from None
     arch = (getattr(cfg, 'architectures', None) or [None])[0]
     cls = getattr(transformers, arch, None) if arch else None
     if cls is None: raise UnsupportedModelError(f"{path}: config names no transformers architecture ({arch!r})")
@@ -90,7 +174,7 @@ def load_pruned(path, # a directory written by `save_pruned` (or any Hugging Fac
     if not info: return cls.from_pretrained(path, **kw).to(device or 'cpu').eval()
     dense = copy.deepcopy(cfg); del dense.rotprune
     if attn_implementation: dense._attn_implementation = attn_implementation
-    sd = _state_dict(path)
+    sd = _state_dict(path, manifest)
     with no_init_weights(): model = cls(dense)
     model.to(next(iter(sd.values())).dtype)
     _rebuild(model, info)
@@ -304,7 +388,7 @@ def prune(model:nn.Module, # a model of a family in `rotprune.arch` (changed in 
           **changes, # fields of the recipe to change, e.g. sites='mlp', compensation='lstsq'
          ) -> tuple[nn.Module, 'pd.DataFrame']:
     "Prune `model` with `recipe`; returns (model, report). The caller's model is left as it was if anything fails."
-    from rotprune.select import validate_amount, guarded
+    from rotprune.select import validate_amount, guarded, validate_calib
     r = check_recipe(replace(get_recipe(recipe), **changes)) if changes else get_recipe(recipe)
     if is_offloaded(model) and not layer_by_layer(r):
         raise ValueError(f"recipe {r.name!r} changes more than one block at a time, and the model is offloaded by accelerate (device_map with "
@@ -312,6 +396,7 @@ def prune(model:nn.Module, # a model of a family in `rotprune.arch` (changed in 
     if r.granularity == 'n:m': amount = 1 - r.nm[0] / r.nm[1]  # N of every M weights kept
     validate_amount(amount)
     get_adapter(model)
+    calib = validate_calib(calib, needed=False, model=model)  # once, for every recipe: tokens the model can read
     with guarded(model):
         model, report = (_structured if r.granularity == 'structured' else _weights)(model, calib, r, amount, progress)
     report.attrs['recipe'] = r.name
@@ -390,6 +475,12 @@ def calibration(source:str, # 'pydoc' (offline), 'wikitext2' (online), or the pa
     if tokenizer.pad_token is None: tokenizer.pad_token = tokenizer.eos_token
     return text_batches(tokenizer, texts, batch_size=16, max_length=max_length)
 
+def _fingerprint(cfg) -> dict:
+    "What identifies a dense model's architecture: class, family, depth, width, vocabulary."
+    g = lambda *ks: next((getattr(cfg, k) for k in ks if getattr(cfg, k, None) is not None), None)
+    return {'architecture': (getattr(cfg, 'architectures', None) or [None])[0], 'model_type': cfg.model_type,
+            'layers': g('num_hidden_layers', 'n_layer'), 'hidden': g('hidden_size', 'n_embd'), 'vocab': g('vocab_size')}
+
 def prune_to_dir(name:str, # a model name for `load_named`
                  out, # the directory to write
                  recipe='lstsq', # a preset or a `Recipe`
@@ -399,24 +490,27 @@ def prune_to_dir(name:str, # a model name for `load_named`
                  progress:bool=False,
                  max_memory=None, # prune a model that does not fit: see `offload_kwargs` (layer-by-layer recipes only)
                  offload_folder=None, # with `max_memory`: where the offloaded and the pruned weights go
+                 overwrite:bool=False, # replace `out` if it exists and is not empty (whole, once the new model is complete)
                  **changes) -> 'pd.DataFrame':
     "Load `name`, prune it with `recipe`, save it to `out` with its tokenizer; returns the report."
-    import tempfile
     from rotprune.data import tiny_batches
+    check_out_dir(out, overwrite)  # before any work: never after a long prune
+    if not isinstance(n_calib, int) or n_calib < 1: raise ValueError(f"n_calib must be a whole number >= 1, not {n_calib!r}")
     from rotprune.layerwise import offload_store
     made = tempfile.TemporaryDirectory(prefix='rotprune-offload-') if max_memory is not None and offload_folder is None else None
     folder, store = made.name if made else offload_folder, None
     try:
         model, tok = load_named(name, max_memory, folder)
+        source_config = copy.deepcopy(model.config)  # before pruning changes it
         if is_offloaded(model): store = offload_store(model, Path(folder) / 'rotprune')
         batches = calibration(calib, tok, n=n_calib) if tok is not None else tiny_batches()  # tiny models: random tokens
         model, report = prune(model, batches, recipe, amount, progress=progress, **changes)
-        save_pruned(model, out, tokenizer=tok)
+        info = {'source': name, 'source_model': _fingerprint(source_config), 'recipe': report.attrs['recipe'], 'amount': amount,
+                'calibration': calib, 'n_calib': n_calib}
+        save_pruned(model, out, tokenizer=tok, overwrite=overwrite, info=info)
     finally:  # the pruned weights are in `out` now: their offloaded copy goes, and the folder if we made it
         if store is not None: store.cleanup()
         if made is not None: made.cleanup()
-    (Path(out) / 'rotprune.json').write_text(json.dumps({'source': name, 'recipe': report.attrs['recipe'], 'amount': amount,
-                                                         'calibration': calib, 'n_calib': n_calib}, indent=1))
     return report
 
 def evaluate_dir(path, # a directory written by `prune_to_dir` (or any model directory)
@@ -428,9 +522,11 @@ def evaluate_dir(path, # a directory written by `prune_to_dir` (or any model dir
     from rotprune.data import pydoc_passages, text_batches
     from rotprune.eval import perplexity, embeddings, embedding_fidelity, latency, param_count
     path = Path(path)
+    model, tok = load_named(str(path))  # verifies every saved file, rotprune.json included
     meta = json.loads((path / 'rotprune.json').read_text()) if (path / 'rotprune.json').exists() else {}
-    model, tok = load_named(str(path))
     dense = load_named(meta['source'])[0] if meta.get('source') else None
+    if dense is not None and 'source_model' in meta and _fingerprint(dense.config) != meta['source_model']:
+        raise ValueError(f"{path} was pruned from {meta['source_model']}, but {meta['source']!r} is now {_fingerprint(dense.config)}; refusing to compare")
     if tok is None: raise ValueError(f"{path}: no tokenizer saved beside the model")
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     ev = text_batches(tok, [p.text for p in random.Random(0).sample(pydoc_passages('eval'), n_eval)], batch_size=16, max_length=128)

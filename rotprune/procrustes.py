@@ -215,7 +215,7 @@ def _validate(model, calib, amount, sites, score, compensate, compensate_at, sta
             if st is None or st.width != in_features(_consumer(s)) or st.count == 0:
                 raise ValueError(f"stats do not match the model at site {s.name!r} (collect them with rcpu_stats on this model)")
         return found, None, compensate_at
-    return found, validate_calib(calib), compensate_at
+    return found, validate_calib(calib, model=model), compensate_at
 
 # %% ../nbs/04_procrustes.ipynb #7cfd0f3b
 def _check_greedy(model:nn.Module):

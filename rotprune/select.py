@@ -5,15 +5,15 @@
 # %% ../nbs/00e_select.ipynb #f2187f26
 from __future__ import annotations
 import math, time, contextlib, contextvars, copy
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Mapping
 import torch
 from torch import nn
 import pandas as pd
 from .core import Moments, check_batch, check_calib, run_batch, model_device
 from .invariance import Site, Sites, find_sites
 from .arch import get_adapter, sync_config
-from .eval import param_count, model_output
-from .layerwise import offload_memo, rebind_forwards
+from .eval import param_count, model_output, context_length
+from .layerwise import offload_memo, rebind_forwards, is_offloaded
 
 # %% auto #0
 __all__ = ['IMPORTANCE', 'NEEDS_STATS', 'REPORT_COLUMNS', 'select_sites', 'validate_amount', 'keep_count', 'amount_for_params',
@@ -139,8 +139,30 @@ def make_report(rows:list[dict], # one dict per site (the columns of `REPORT_COL
     return df
 
 # %% ../nbs/00e_select.ipynb #656d8e0a
-def _restore(model:nn.Module, backup:nn.Module):
-    model.__dict__.clear(); model.__dict__.update(backup.__dict__)
+def _shallow(d:dict) -> dict:
+    "A copy of a module's attribute dict whose inner dicts (parameters, buffers, submodules, hooks) are copies too."
+    return {k: type(v)(v) if isinstance(v, dict) else v for k, v in d.items()}
+
+def _snapshot(model:nn.Module):
+    "What a failed change must put back into the caller's own objects: every module's attributes, every tensor's value, the config."
+    if is_offloaded(model): return 'copy', copy.deepcopy(model, offload_memo(model))  # offloaded weights are shared, not copied
+    mods = [(m, _shallow(m.__dict__)) for m in model.modules()]
+    seen = {}
+    for m in model.modules():
+        for t in [*m._parameters.values(), *m._buffers.values()]:
+            if t is not None and id(t) not in seen: seen[id(t)] = (t, t.detach().clone())
+    cfg = copy.deepcopy(model.config.__dict__) if hasattr(model, 'config') else None
+    return 'in place', (mods, list(seen.values()), cfg)
+
+def _restore(model:nn.Module, saved):
+    "Put the snapshot back: the same module, parameter and config objects as before the change, with their values."
+    how, s = saved
+    if how == 'copy': model.__dict__.clear(); model.__dict__.update(s.__dict__); return
+    mods, tensors, cfg = s
+    for m, attrs in mods: m.__dict__.clear(); m.__dict__.update(_shallow(attrs))
+    with torch.no_grad():
+        for t, v in tensors: t.data = v
+    if cfg is not None: model.config.__dict__.clear(); model.config.__dict__.update(cfg)
 
 _GUARDED = contextvars.ContextVar('rotprune_guarded', default={})  # {id(model): the outermost guard's state}
 
@@ -149,9 +171,9 @@ def guarded(model:nn.Module, # the caller's model, changed in the body
             probe=None, # a calibration batch the changed model must run (None: no probe)
             backup:bool=True, # keep a copy to restore on failure
            ):
-    "Run the body's changes to `model`; on any failure (or a failing probe), restore the model exactly and re-raise."
+    "Run the body's changes to `model`; on any failure (or a failing probe, or Ctrl-C), restore the model exactly, in its own objects, and re-raise."
     active = _GUARDED.get(); outer = active.get(id(model))  # an enclosing guard (prune -> rcpu_prune) holds the one copy
-    saved = copy.deepcopy(model, offload_memo(model)) if backup and outer is None else None  # offloaded weights are shared
+    saved = _snapshot(model) if backup and outer is None else None  # one snapshot, taken by the outermost guard
     state = outer if outer is not None else {'failed': None}
     token = _GUARDED.set({**active, id(model): state})
     try:
@@ -174,7 +196,26 @@ def guarded(model:nn.Module, # the caller's model, changed in the body
     finally: _GUARDED.reset(token)
 
 # %% ../nbs/00e_select.ipynb #052b32a3
-def validate_calib(calib, needed:bool=True) -> list|None:
+def _check_tokens(model:nn.Module, calib:list):
+    "Token batches `model` can read: integer ids inside its vocabulary, no longer than its positions, at least one real token."
+    emb = model.get_input_embeddings() if hasattr(model, 'get_input_embeddings') else None
+    tok = [(i, b) for i, b in enumerate(calib) if isinstance(b, Mapping) and isinstance(b.get('input_ids'), torch.Tensor)]
+    if emb is None or not tok: return
+    V, L, real = emb.num_embeddings, context_length(model), 0
+    for i, b in tok:
+        ids, mask = b['input_ids'], b.get('attention_mask')
+        if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+            raise TypeError(f"calibration batch {i}: input_ids are {ids.dtype}, not integer token ids")
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or hi >= V: raise ValueError(f"calibration batch {i}: token id {lo if lo < 0 else hi} is outside the model's vocabulary [0, {V})")
+        if L is not None and ids.shape[-1] > L:
+            raise ValueError(f"calibration batch {i}: sequences of {ids.shape[-1]} tokens are longer than the model's {L} positions (truncate them, e.g. text_batches(..., max_length={L}))")
+        real += int((mask != 0).sum()) if mask is not None else ids.numel()
+    if real == 0: raise ValueError("calibration has no real token: every attention mask is zero")
+
+def validate_calib(calib, needed:bool=True,
+                   model:nn.Module|None=None, # when given, token batches are also checked against its vocabulary and positions
+                  ) -> list|None:
     "`calib` as a list of checked batches (or None when not `needed` and not given); raises a clear error otherwise."
     if calib is None:
         if needed: raise ValueError("calibration data is required: pass calib, an iterable of batches")
@@ -182,4 +223,5 @@ def validate_calib(calib, needed:bool=True) -> list|None:
     calib = list(check_calib(calib))
     if not calib: raise ValueError("empty calibration set: `calib` yielded no batches")
     for i, b in enumerate(calib): check_batch(b, i)
+    if model is not None: _check_tokens(model, calib)
     return calib

@@ -263,7 +263,7 @@ def sparsify(model:nn.Module, # a transformer of a family in `rotprune.arch`, or
     sparsity, nm = _check_sparsity(sparsity, nm)
     ad = get_adapter(model)
     layers = _prunable(model, ad)
-    calib = validate_calib(calib)
+    calib = validate_calib(calib, model=model)
     if ad.family == 'sequential':
         if is_offloaded(model): raise ValueError("an offloaded nn.Sequential is not supported: load its weights first")
         for i, b in enumerate(calib): chain_input(b, i)  # tensors or (x, y) tuples

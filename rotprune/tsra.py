@@ -9,6 +9,7 @@ from collections import OrderedDict
 from pathlib import Path
 import torch
 from torch import nn
+from .core import train_seed
 from .invariance import Group, find_sites, rotate_sites
 from .bench import cache_dir, lr_schedule, random_crop_flip, train_classifier  # (re-exported from here too)
 
@@ -151,9 +152,10 @@ QUICK_RECIPES = {'tsra': dict(optimizer='adamw', lr=1e-3, weight_decay=5e-4),
 def _quick_model(kind:str, retrain:bool, path, progress:bool):
     from rotprune.data import digits
     data = digits()
-    path = Path(path) if path is not None else cache_dir() / f'{kind}_vgg_digits.pt'
+    seed = QUICK['seed'] + train_seed()  # ROTPRUNE_TRAIN_SEED: another seed, another cache file
+    path = Path(path) if path is not None else cache_dir() / (f'{kind}_vgg_digits.pt' if seed == QUICK['seed'] else f'{kind}_vgg_digits_seed{seed}.pt')
     build = lambda: (tsra_vgg16 if kind == 'tsra' else relu_vgg16)(num_classes=10, width=QUICK['width'], in_channels=1)
-    config = QUICK | QUICK_RECIPES[kind] | {'kind': kind}
+    config = QUICK | QUICK_RECIPES[kind] | {'kind': kind, 'seed': seed}
     from filelock import FileLock
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path.with_name(path.name + '.lock'))):  # a second process (a parallel notebook) waits, then loads
@@ -161,7 +163,7 @@ def _quick_model(kind:str, retrain:bool, path, progress:bool):
             try:
                 ck = torch.load(path, map_location='cpu', weights_only=True)
                 if ck.get('config') == config:
-                    torch.manual_seed(QUICK['seed']); model = build(); model.load_state_dict(ck['state_dict']); model.eval()
+                    torch.manual_seed(seed); model = build(); model.load_state_dict(ck['state_dict']); model.eval()
                     model.history = ck['history']
                     return model, data
             except Exception: pass  # unreadable or stale cache: retrain
@@ -169,8 +171,8 @@ def _quick_model(kind:str, retrain:bool, path, progress:bool):
 
 def _train_quick(kind, build, data, path, config, progress):
     "Train the quick model of `kind` (seeded, one thread) and write it to `path` atomically."
-    torch.manual_seed(QUICK['seed']); model = build()
-    q, n_threads = QUICK, torch.get_num_threads()
+    torch.manual_seed(config['seed']); model = build()
+    q, n_threads = config, torch.get_num_threads()
     torch.set_num_threads(q['threads'])  # tiny layers: threads cost more than they gain; 1 thread is also bit-reproducible
     try:
         hist = train_classifier(model, data, steps=q['steps'], batch_size=q['batch_size'], warmup=q['warmup'],
