@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #e7e0cc91
 from __future__ import annotations
-import argparse, importlib, logging, sys, time
+import argparse, contextlib, importlib, logging, sys, time
 
 # %% auto #0
 __all__ = ['DEMO_MODULES', 'format_table', 'run_demo', 'load_model', 'list_sites', 'recipe_rows', 'prune_command', 'eval_command',
@@ -85,6 +85,20 @@ def _max_memory(specs:list) -> str|dict:
     if any(len(p) != 2 or not p[1] for p in pairs): raise ValueError(f"--max-memory takes SIZE or DEVICE=SIZE pairs, not {' '.join(specs)!r}")
     return {int(k) if k.isdigit() else k: v for k, v in pairs}
 
+@contextlib.contextmanager
+def _no_bars(on:bool):
+    "No progress bar at all in the body when `on` (`--quiet`): tqdm's (training a pocket model, calibrating) and transformers' (loading, saving)."
+    if not on: yield; return
+    import os
+    from transformers.utils import logging as hf_logging
+    old, was = os.environ.get('TQDM_DISABLE'), hf_logging.is_progress_bar_enabled()
+    os.environ['TQDM_DISABLE'] = '1'; hf_logging.disable_progress_bar()
+    try: yield
+    finally:
+        if old is None: os.environ.pop('TQDM_DISABLE', None)
+        else: os.environ['TQDM_DISABLE'] = old
+        if was: hf_logging.enable_progress_bar()
+
 def prune_command(a, out=None) -> int:
     "`rotprune prune`: prune, save, print the per-site summary."
     from rotprune.pipeline import prune_to_dir
@@ -93,8 +107,9 @@ def prune_command(a, out=None) -> int:
     mm = _max_memory(a.max_memory) if a.max_memory else None
     if a.offload_folder and not mm: raise ValueError("--offload-folder needs --max-memory (without it, nothing is offloaded)")
     if mm: logging.getLogger('accelerate.big_modeling').setLevel(logging.ERROR)  # its "parameters on the meta device" notice: asked for
-    rep = prune_to_dir(a.model, a.out, a.recipe, a.amount, calib=a.calib, n_calib=a.n_calib, progress=not a.quiet,
-                       max_memory=mm, offload_folder=a.offload_folder, overwrite=a.overwrite, **changes)
+    with _no_bars(a.quiet):
+        rep = prune_to_dir(a.model, a.out, a.recipe, a.amount, calib=a.calib, n_calib=a.n_calib, progress=not a.quiet,
+                           max_memory=mm, offload_folder=a.offload_folder, overwrite=a.overwrite, **changes)
     cols = [c for c in ('site', 'kind', 'width_before', 'width_after', 'params_before', 'params_after') if c in rep]
     print(format_table([{c: _fmt(r[c]) for c in cols} for r in rep.to_dict('records')]), file=out)
     at = rep.attrs

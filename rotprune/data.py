@@ -453,9 +453,11 @@ def hf_model(name:str, # a hub id such as 'gpt2' or 'Qwen/Qwen2.5-0.5B', or a lo
             ):
     "Load a model and its tokenizer from the HF hub or a local path, with a clear error offline."
     import transformers as tf
+    if not Path(name).exists() and 'local_files_only' not in kwargs and not hub_reachable():
+        kwargs = {**kwargs, 'local_files_only': True}  # offline: only the local cache can serve, so skip the hub's retries
     try:
         cls = tf.AutoModelForCausalLM if causal else tf.AutoModel
-        return cls.from_pretrained(name, **kwargs).eval(), tf.AutoTokenizer.from_pretrained(name)
+        return cls.from_pretrained(name, **kwargs).eval(), tf.AutoTokenizer.from_pretrained(name, local_files_only=kwargs.get('local_files_only', False))
     except OSError as e:
         raise DataUnavailableError(f"model {name!r} could not be loaded ({str(e)[:200]}). Offline, use "
                                    "rotprune.data.minilm() or rotprune.data.tiny_model(...).") from e

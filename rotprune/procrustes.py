@@ -94,7 +94,7 @@ def compensation(W:torch.Tensor, # the dense layer's weight (d_out, d_in)
         A = torch.linalg.solve(HKK + lam * torch.eye(len(K), dtype=H.dtype, device=H.device), H[K] @ W.T).T
         return A, None
     drop = torch.tensor(sorted(set(range(W.shape[1])) - set(K.tolist())), dtype=torch.long)  # flap_bias
-    return WK, W[:, drop] @ m.mean[drop] if len(drop) else torch.zeros(W.shape[0], dtype=W.dtype)
+    return WK, W[:, drop] @ m.mean[drop] if len(drop) else torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
 
 def reconstruction_error(W:torch.Tensor, # the dense weight (d_out, d_in)
                          new:torch.Tensor, # the compensated weight of the kept columns (d_out, |K|)

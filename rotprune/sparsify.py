@@ -4,7 +4,7 @@
 
 # %% ../nbs/06a_sparsify.ipynb #1b949dad
 from __future__ import annotations
-import math, time
+import math, time, warnings
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -248,6 +248,13 @@ def _prunable(model:nn.Module, ad) -> dict:
     if ad.family == 'sequential': return weight_layers(model)
     return {f'layer{i}.{n}': m for i, b in enumerate(ad.blocks()) for n, m in linears(b).items()}
 
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
+
+def _left_dense(model:nn.Sequential, layers:dict) -> list:
+    "The leaves of `model` that hold weights `sparsify` does not prune (norms aside), as 'name (Type)'."
+    return [f'{n} ({type(m).__name__})' for n, m in layer_chain(model)
+            if n not in layers and not isinstance(m, _NORMS) and any(True for _ in m.parameters())]
+
 @offload_aware
 def sparsify(model:nn.Module, # a transformer of a family in `rotprune.arch`, or an nn.Sequential MLP/CNN (changed in place)
              calib, # calibration batches (tensors or (x, y) tuples for an nn.Sequential)
@@ -267,6 +274,8 @@ def sparsify(model:nn.Module, # a transformer of a family in `rotprune.arch`, or
     if ad.family == 'sequential':
         if is_offloaded(model): raise ValueError("an offloaded nn.Sequential is not supported: load its weights first")
         for i, b in enumerate(calib): chain_input(b, i)  # tensors or (x, y) tuples
+    dense = _left_dense(model, layers) if ad.family == 'sequential' else []
+    if dense: warnings.warn(f"sparsify prunes the weights of nn.Linear and nn.Conv2d only; left dense: {', '.join(dense)}")
     for n, m in layers.items():
         if nm is not None and _width(m) % nm[1]: raise ValueError(f"{n}: {_width(m)} inputs are not a multiple of M={nm[1]}")
     before, rows = param_count(model), []
@@ -278,7 +287,8 @@ def sparsify(model:nn.Module, # a transformer of a family in `rotprune.arch`, or
             else:
                 for step in layerwise(model, calib, progress=progress): rows += _prune_layer(step, method, sparsity, nm, pattern, kw)
     removed = sum(r['params_before'] - r['params_after'] for r in rows)
-    return model, make_report(rows, before, before - removed)
+    report = make_report(rows, before, before - removed); report.attrs['left dense'] = dense
+    return model, report
 
 # %% ../nbs/06a_sparsify.ipynb #c2a51a84
 def _check_conv(m:nn.Module, name:str=''):

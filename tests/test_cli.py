@@ -69,3 +69,18 @@ def test_prune_refuses_cleanly(tmp_path):
 def test_recipes():
     r = run('recipes')
     assert r.returncode == 0 and 'denoise-sparsegpt' in r.stdout and 'slicegpt' in r.stdout
+
+
+def test_quiet_prints_no_progress_bar(tmp_path):
+    "`--quiet` hides every bar, transformers' weight loading included (MiniLM shows one when loaded without it)."
+    r = run('prune', 'minilm', '--recipe', 'magnitude', '--amount', '0.1', '--n-calib', '8', '--quiet', '--out', str(tmp_path / 'q'))
+    assert r.returncode == 0, r.stderr
+    assert '%|' not in r.stderr and '%|' not in r.stdout, r.stderr[-500:]
+
+
+def test_out_checked_before_work(tmp_path):
+    "A non-empty --out is refused at once (before loading or pruning) and left as it was."
+    (tmp_path / 'mine').mkdir(); (tmp_path / 'mine' / 'notes.txt').write_text('keep me')
+    r = run('prune', 'minilm', '--recipe', 'lstsq', '--out', str(tmp_path / 'mine'))
+    assert r.returncode == 1 and 'is not empty' in r.stderr and r.stderr.count('\n') == 1, r.stderr
+    assert sorted(p.name for p in (tmp_path / 'mine').iterdir()) == ['notes.txt']

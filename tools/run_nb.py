@@ -12,7 +12,10 @@ def run(path):
     os.environ.setdefault('IN_TEST', '1')  # quick mode, as under nbdev_test
     sh = CaptureShell(mpl_format='png')
     skip = lambda c: c.cell_type != 'code' or bool(SKIP.search(c.source))
-    sh.execute(path, path, exc_stop=True, preproc=skip)
+    path, cwd = os.path.abspath(path), os.getcwd()
+    os.chdir(os.path.dirname(path))  # as nbdev_test runs a notebook: from its own folder
+    try: sh.execute(path, path, exc_stop=True, preproc=skip)
+    finally: os.chdir(cwd)
     print(f'{path}: executed')
 
 if __name__ == '__main__':
