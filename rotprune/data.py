@@ -453,7 +453,8 @@ def hf_model(name:str, # a hub id such as 'gpt2' or 'Qwen/Qwen2.5-0.5B', or a lo
             ):
     "Load a model and its tokenizer from the HF hub or a local path, with a clear error offline."
     import transformers as tf
-    if not Path(name).exists() and 'local_files_only' not in kwargs and not hub_reachable():
+    direct = not any(os.environ.get(k) for k in ('HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy', 'HF_ENDPOINT'))  # else we cannot tell
+    if not Path(name).exists() and 'local_files_only' not in kwargs and direct and not hub_reachable():
         kwargs = {**kwargs, 'local_files_only': True}  # offline: only the local cache can serve, so skip the hub's retries
     try:
         cls = tf.AutoModelForCausalLM if causal else tf.AutoModel

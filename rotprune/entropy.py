@@ -277,7 +277,7 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential
         raise ValueError(f"denoise_rotate needs a Llama-family decoder or an nn.Sequential network (got the {ad.family or type(model).__name__} family)")
     if ad.family == 'sequential' and placement != 'global':
         raise ValueError("placement='per-layer' adds a rotation module to each Llama layer; an nn.Sequential's rotations always merge into its sites")
-    calib = validate_calib(calib)
+    calib = validate_calib(calib, model=model)
     if ad.family == 'sequential': return _denoise_chain(model, calib, score, steps, lr, clip, damp, cache, threads, checkpoints, dtype)
     t0 = time.time()
     with guarded(model, probe=calib[0]):
@@ -345,7 +345,7 @@ def rotation_study(model:nn.Module, # a Llama-family decoder or an nn.Sequential
                    **kw, # passed to `denoise_rotate`
                   ) -> tuple:
     "Each pruner at each pattern without and with its entropy rotations; returns (results, curve) DataFrames."
-    calib, rows, curve_rows = validate_calib(calib), [], []
+    calib, rows, curve_rows = validate_calib(calib, model=model), [], []
     seq = get_adapter(model).family == 'sequential'
     label = lambda pl: 'entropy rotation' if seq else f'{pl} R1+R2'
     dense = evaluate(model)

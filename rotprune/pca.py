@@ -187,7 +187,7 @@ def cob_prune(model:nn.Module, # the model, pruned in place
     attns = {s.name: _value_attention(model, s) for s in chosen if s.kind == 'heads'}
     n0 = param_count(model)
     if amount == 0 or params == 0: return model, make_report([], n0, n0)
-    if stats is None: stats = site_moments(model, chosen, validate_calib(calib), progress=progress)
+    if stats is None: stats = site_moments(model, chosen, validate_calib(calib, model=model), progress=progress)
     plan, rows = [], []
     for s in chosen:
         if s.name not in stats or stats[s.name].width != s.width:

@@ -29,8 +29,11 @@ def check_out_dir(path, # the directory a save will write
                   overwrite:bool=False, # may an existing, non-empty directory be replaced (whole)?
                  ) -> Path:
     "Refuse, before any work, an output path that cannot be written or whose contents a save would destroy unasked."
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # '.', '..' and relative parts resolved: the rename at the end sees the same path
     if path.exists() and not path.is_dir(): raise FileExistsError(f"{path} exists and is not a directory")
+    if path == path.parent or Path.cwd().is_relative_to(path) or os.path.ismount(path):
+        raise ValueError(f"{path} is the root, a mount point, or the working directory (or above it): a save replaces its target "
+                         "whole, so give a new directory inside it")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise FileExistsError(f"{path} is not empty: choose a new directory, or ask to replace it whole (overwrite=True, --overwrite)")
     anc = path.absolute().parent
@@ -51,18 +54,27 @@ def _pid_alive(pid:int) -> bool:
     except PermissionError: return True
     return True
 
-def _swap_in(tmp:Path, path:Path):
-    "Move the complete directory `tmp` to `path`; an existing `path` is moved aside first and removed only after."
-    old = None
-    if path.exists():
-        old = path.with_name(f'.{path.name}.{os.getpid()}.old'); os.replace(path, old)
-    os.replace(tmp, path)
-    if old is not None: shutil.rmtree(old, ignore_errors=True)
+def _swap_in(tmp:Path, path:Path, overwrite:bool):
+    "Move the complete directory `tmp` to `path`. Without `overwrite`, one rename that fails if `path` is not empty; with it, the old directory is moved aside, and back if the move fails."
+    if not overwrite or not path.exists():
+        try: os.rename(tmp, path)  # replaces an empty directory only: a save that raced us in is never replaced
+        except OSError as e:
+            if path.is_dir() and any(path.iterdir()): raise FileExistsError(f"{path} is not empty (written while we saved): nothing replaced") from e
+            raise
+        return
+    old = path.with_name(f'.{path.name}.{_TAG}.old')
+    os.rename(path, old)
+    try: os.rename(tmp, path)
+    except BaseException: os.rename(old, path); raise  # the old model back in place
+    shutil.rmtree(old, ignore_errors=True)
+
+_TAG = f"{re.sub(r'[^A-Za-z0-9-]', '-', __import__('socket').gethostname())}-{os.getpid()}"  # this host and process
 
 def _clear_stale(path:Path):
-    "Remove temporary directories left beside `path` by saves whose process died (never one still running)."
+    "Remove temporary directories left beside `path` by saves of this host whose process died (never one still running, nor another host's)."
+    host = _TAG.rsplit('-', 1)[0]
     for p in path.parent.glob(f'.{glob.escape(path.name)}.*.tmp'):
-        m = re.fullmatch(rf'\.{re.escape(path.name)}\.(\d+)\.\w+\.tmp', p.name)
+        m = re.fullmatch(rf'\.{re.escape(path.name)}\.{re.escape(host)}-(\d+)\.\w+\.tmp', p.name)
         if m and not _pid_alive(int(m[1])): shutil.rmtree(p, ignore_errors=True)
 
 # %% ../nbs/07_pipeline.ipynb #24570146
@@ -83,7 +95,8 @@ def save_pruned(model:nn.Module, # a (pruned) Hugging Face model of a family in 
     if not config_describes_weights(model): raise ValueError("the config does not describe the weights; this is a bug in rotprune")
     if max_shard_size is None and is_offloaded(model): max_shard_size = '1GB'
     path.parent.mkdir(parents=True, exist_ok=True); _clear_stale(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.{os.getpid()}.', suffix='.tmp', dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.{_TAG}.', suffix='.tmp', dir=path.parent))
+    umask = os.umask(0); os.umask(umask); tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would stay on the saved directory
     try:
         with warnings.catch_warnings():  # transformers warns about offloaded modules and its 50GB default shard
             warnings.filterwarnings('ignore', message='Attempting to save a model with offloaded modules')
@@ -94,7 +107,7 @@ def save_pruned(model:nn.Module, # a (pruned) Hugging Face model of a family in 
         manifest = {'format': 1, 'attn_implementation': getattr(model.config, '_attn_implementation', None),
                     'files': {p.relative_to(tmp).as_posix(): {'bytes': p.stat().st_size, 'sha256': _sha256(p)} for p in files}}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        _swap_in(tmp, path)
+        _swap_in(tmp, path, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
     return path
@@ -105,8 +118,12 @@ def verify_saved(path, # a directory written by `save_pruned`
     "Check every file the manifest of `path` lists (size and sha256); return the manifest, or None for a directory without one."
     path = Path(path); f = path / MANIFEST
     if not f.exists(): return None
-    try: man = json.loads(f.read_text()); files = man['files']
-    except (ValueError, KeyError, TypeError): raise ValueError(f"{path}: {MANIFEST} is damaged; refusing to load")
+    try:
+        man = json.loads(f.read_text()); files = man['files']
+        ok = all(isinstance(n, str) and '..' not in Path(n).parts and not Path(n).is_absolute() and isinstance(m, dict)
+                 and isinstance(m.get('bytes'), int) and isinstance(m.get('sha256'), str) for n, m in files.items())
+    except (ValueError, KeyError, TypeError, AttributeError): ok = False
+    if not ok: raise ValueError(f"{path}: {MANIFEST} is damaged; refusing to load")
     for name, meta in files.items():
         p = path / name
         if not p.is_file(): raise FileNotFoundError(f"{path}: {name} was saved but is missing; refusing to load")
@@ -162,7 +179,10 @@ def load_pruned(path, # a directory written by `save_pruned` (or any Hugging Fac
     path = Path(path)
     if not (path / 'config.json').is_file(): raise FileNotFoundError(f"{path}: no config.json, so not a saved model directory")
     manifest = verify_saved(path)
-    if attn_implementation is None and manifest: attn_implementation = manifest.get('attn_implementation')  # as it was saved
+    if attn_implementation is None and manifest:  # as it was saved, where this machine has it
+        saved = manifest.get('attn_implementation')
+        if saved in ('eager', 'sdpa'): attn_implementation = saved
+        elif saved: warnings.warn(f"{path} was saved with {saved!r} attention; loading with transformers' default (pass attn_implementation to choose)")
     try: cfg = transformers.AutoConfig.from_pretrained(path)
     except (OSError, ValueError, KeyError) as e:
         raise ValueError(f"{path}: config.json is not one transformers can read ({str(e).splitlines()[0]})") from None
@@ -428,6 +448,7 @@ def offload_kwargs(max_memory, # one size for the execution device ('2GiB'; a GP
 def load_named(name:str, # see below
                max_memory=None, # load a hub id or plain directory offloaded: see `offload_kwargs`
                offload_folder=None, # with `max_memory`
+               progress:bool=True, # a progress bar while a pocket model trains (first use)
               ):
     "(model, tokenizer) for 'minilm', 'pocket-llama', 'pocket-gpt2', 'tiny-<family>' (no tokenizer), a directory, or a hub id."
     from rotprune.data import minilm, pocket_lm, tiny_model, hf_model, TINY_ARCHS, POCKET_FAMILIES
@@ -442,15 +463,15 @@ def load_named(name:str, # see below
     if name == 'minilm': return minilm()
     if name.startswith('pocket-'):
         if name[7:] not in POCKET_FAMILIES: raise ValueError(f"unknown pocket model {name!r}; choose from {['pocket-' + f for f in POCKET_FAMILIES]}")
-        return pocket_lm(name[7:])
+        return pocket_lm(name[7:], progress=progress)
     if name.startswith('tiny-'):
         if name[5:] not in TINY_ARCHS: raise ValueError(f"unknown tiny model {name!r}; choose from {['tiny-' + a for a in TINY_ARCHS]}")
         return tiny_model(name[5:], dtype=torch.float32), None
     p = Path(name)
     if p.is_dir():
         if not (p / 'config.json').exists(): raise ValueError(f"{name}: a directory without config.json is not a model")
-        tok = transformers.AutoTokenizer.from_pretrained(p) if any(p.glob('tokenizer*')) else None
-        return load_pruned(p), tok
+        model = load_pruned(p)  # its files verified before anything else is read
+        return model, transformers.AutoTokenizer.from_pretrained(p) if any(p.glob('tokenizer*')) else None
     try: return hf_model(name, causal=True)
     except (ValueError, KeyError): return hf_model(name, causal=False)
 
@@ -500,12 +521,12 @@ def prune_to_dir(name:str, # a model name for `load_named`
     made = tempfile.TemporaryDirectory(prefix='rotprune-offload-') if max_memory is not None and offload_folder is None else None
     folder, store = made.name if made else offload_folder, None
     try:
-        model, tok = load_named(name, max_memory, folder)
+        model, tok = load_named(name, max_memory, folder, progress=progress)
         source_config = copy.deepcopy(model.config)  # before pruning changes it
         if is_offloaded(model): store = offload_store(model, Path(folder) / 'rotprune')
         batches = calibration(calib, tok, n=n_calib) if tok is not None else tiny_batches()  # tiny models: random tokens
         model, report = prune(model, batches, recipe, amount, progress=progress, **changes)
-        info = {'source': name, 'source_model': _fingerprint(source_config), 'recipe': report.attrs['recipe'], 'amount': amount,
+        info = {'source': str(Path(name).absolute()) if Path(name).is_dir() else name, 'source_model': _fingerprint(source_config), 'recipe': report.attrs['recipe'], 'amount': amount,
                 'calibration': calib, 'n_calib': n_calib}
         save_pruned(model, out, tokenizer=tok, overwrite=overwrite, info=info)
     finally:  # the pruned weights are in `out` now: their offloaded copy goes, and the folder if we made it

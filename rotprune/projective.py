@@ -420,7 +420,7 @@ def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / G
     if allocation not in ALLOCATIONS: raise ValueError(f"allocation must be one of {ALLOCATIONS}, not {allocation!r}")
     for k, v in (('alpha', alpha), ('beta', beta), ('gamma', gamma)): _check_number(k, v)
     lam = _check_lam(lam)
-    calib = validate_calib(calib, needed=data_aware and stats is None)
+    calib = validate_calib(calib, needed=data_aware and stats is None, model=model)
     found = find_sites(model)
     chosen = select_sites(model, sites if sites is not None else [k for k in KINDS if any(s.kind == k for s in found)] or 'mlp', found=found)
     bad = [s.name for s in chosen if s.kind not in KINDS + ('qk',)]
@@ -570,7 +570,7 @@ def qk_moments(model:nn.Module, # a GPT-2 model
     for s in chosen:
         m = _c_attn(s)
         for tag, p in zip('qk', s.producers): taps[f'{s.name}.{tag}'], widths[f'{s.name}.{tag}'] = [Tap(m, 'output', [p.positions(s.width)])], s.width
-    st = collect_moments(model, validate_calib(calib), taps, widths)
+    st = collect_moments(model, validate_calib(calib, model=model), taps, widths)
     return {s.name: (st[f'{s.name}.q'], st[f'{s.name}.k']) for s in chosen}
 
 def _head_block(M, h:int, d:int) -> torch.Tensor:
@@ -601,7 +601,7 @@ def qk_prune(model:nn.Module, # a GPT-2 or Llama-family model (changed in place)
     for s in chosen:
         _qk_check(s)
         if _is_rope(s): _refuse_svd(s, method)
-    calib = validate_calib(calib, needed=method == 'svd-data' and stats is None)
+    calib = validate_calib(calib, needed=method == 'svd-data' and stats is None, model=model)
     if method == 'svd-data' and stats is None: stats = qk_moments(model, calib, chosen)
     if method == 'svd-data' and any(s.name not in stats or stats[s.name][0].width != s.width for s in chosen):
         raise ValueError("stats do not match the chosen sites (names or widths)")

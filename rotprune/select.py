@@ -146,7 +146,7 @@ def _shallow(d:dict) -> dict:
 def _snapshot(model:nn.Module):
     "What a failed change must put back into the caller's own objects: every module's attributes, every tensor's value, the config."
     if is_offloaded(model): return 'copy', copy.deepcopy(model, offload_memo(model))  # offloaded weights are shared, not copied
-    mods = [(m, _shallow(m.__dict__)) for m in model.modules()]
+    mods = [(m, type(m), _shallow(m.__dict__)) for m in model.modules()]  # the class too: slimming swaps it
     seen = {}
     for m in model.modules():
         for t in [*m._parameters.values(), *m._buffers.values()]:
@@ -155,13 +155,16 @@ def _snapshot(model:nn.Module):
     return 'in place', (mods, list(seen.values()), cfg)
 
 def _restore(model:nn.Module, saved):
-    "Put the snapshot back: the same module, parameter and config objects as before the change, with their values."
+    "Put the snapshot back: the same module (of the same class), parameter and config objects as before the change, with their values."
     how, s = saved
     if how == 'copy': model.__dict__.clear(); model.__dict__.update(s.__dict__); return
     mods, tensors, cfg = s
-    for m, attrs in mods: m.__dict__.clear(); m.__dict__.update(_shallow(attrs))
+    for m, cls, attrs in mods:
+        m.__class__ = cls; m.__dict__.clear(); m.__dict__.update(_shallow(attrs))
     with torch.no_grad():
-        for t, v in tensors: t.data = v
+        for t, v in tensors:
+            if t.shape == v.shape and t.dtype == v.dtype: t.copy_(v)  # in its own storage: views of it see the values too
+            else: t.data = v
     if cfg is not None: model.config.__dict__.clear(); model.config.__dict__.update(cfg)
 
 _GUARDED = contextvars.ContextVar('rotprune_guarded', default={})  # {id(model): the outermost guard's state}
@@ -198,10 +201,12 @@ def guarded(model:nn.Module, # the caller's model, changed in the body
 # %% ../nbs/00e_select.ipynb #052b32a3
 def _check_tokens(model:nn.Module, calib:list):
     "Token batches `model` can read: integer ids inside its vocabulary, no longer than its positions, at least one real token."
-    emb = model.get_input_embeddings() if hasattr(model, 'get_input_embeddings') else None
+    try: emb = model.get_input_embeddings() if hasattr(model, 'get_input_embeddings') else None
+    except NotImplementedError: emb = None
+    V = getattr(emb, 'num_embeddings', None)
     tok = [(i, b) for i, b in enumerate(calib) if isinstance(b, Mapping) and isinstance(b.get('input_ids'), torch.Tensor)]
-    if emb is None or not tok: return
-    V, L, real = emb.num_embeddings, context_length(model), 0
+    if V is None or not tok: return
+    L, real = context_length(model), 0
     for i, b in tok:
         ids, mask = b['input_ids'], b.get('attention_mask')
         if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
@@ -220,7 +225,7 @@ def validate_calib(calib, needed:bool=True,
     if calib is None:
         if needed: raise ValueError("calibration data is required: pass calib, an iterable of batches")
         return None
-    calib = list(check_calib(calib))
+    calib = [dict(b) if isinstance(b, Mapping) and not isinstance(b, dict) else b for b in check_calib(calib)]  # BatchEncoding: a dict
     if not calib: raise ValueError("empty calibration set: `calib` yielded no batches")
     for i, b in enumerate(calib): check_batch(b, i)
     if model is not None: _check_tokens(model, calib)

@@ -5,8 +5,8 @@ Seeded training is not bitwise reproducible across machines, so every claim the 
 numbers when `ROTPRUNE_CLAIMS` names a file. This script runs those pages once per training seed
 (`ROTPRUNE_TRAIN_SEED`; each seed trains its own models, under its own cache names) with every claim recorded and none
 stopping its page, then tabulates, for each claim, the difference `hi - lo` and the relative gap
-`(hi - lo) / max(|lo|, |hi|)` in every run, the smallest relative gap (the margin) and the range of the relative gaps
-across seeds (the spread). An asserted claim is safe when it held in every run and its margin exceeds its spread.
+`(hi - lo) / max(|lo|, |hi|)` in every run, their smallest values (the margins) and their ranges across seeds (the
+spreads). An asserted claim is safe when it held in every run and each margin exceeds its spread.
 
     python tools/claims_spread.py run --seeds 0 1 2 --work /tmp/spread    # about 15 minutes a seed on 2 cores
     python tools/claims_spread.py table --work /tmp/spread --out nbs/claims_spread.csv
@@ -46,12 +46,12 @@ def table(work: Path):
     out = pd.DataFrame({'asserted': df.groupby('claim').asserted.first(), 'runs': wide.notna().sum(axis=1)})
     for s in wide.columns: out[f'hi - lo, seed {s}'] = wide[s]
     for s in rel.columns: out[f'relative gap, seed {s}'] = rel[s]
-    # a retrain moves the whole scale (a perplexity of 87 in one run, 107 in the next), so the rule is scale-free: the
-    # smallest relative gap (the margin) must exceed the range of the relative gaps across runs (the spread)
-    out['margin'] = rel.min(axis=1)
-    out['spread'] = rel.max(axis=1) - rel.min(axis=1)
-    out['held in every run'] = wide.min(axis=1) > 0
-    out['margin > spread'] = out.margin > out.spread
+    # the margin must exceed the spread twice over: in the compared quantity's own units (hi - lo), and relative to its
+    # size, since a retrain moves the whole scale (a perplexity of 87 in one run, 107 in the next)
+    out['margin'], out['spread'] = wide.min(axis=1), wide.max(axis=1) - wide.min(axis=1)
+    out['relative margin'], out['relative spread'] = rel.min(axis=1), rel.max(axis=1) - rel.min(axis=1)
+    out['held in every run'] = out.margin > 0
+    out['margin > spread'] = (out.margin > out.spread) & (out['relative margin'] > out['relative spread'])
     return out.reset_index()
 
 
@@ -62,6 +62,7 @@ if __name__ == '__main__':
     p.add_argument('--work', type=Path, required=True)
     p.add_argument('--out', type=Path, default=None)
     a = p.parse_args()
+    a.work = a.work.resolve()  # the pages run from nbs/: relative paths would point elsewhere
     if a.what == 'run': run(a.seeds, a.work)
     else:
         t = table(a.work)
