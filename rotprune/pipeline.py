@@ -17,10 +17,10 @@ from .arch import get_adapter, sync_config, config_describes_weights, layer_shap
 from .layerwise import offload_aware, is_offloaded, block_onloaded
 
 # %% auto #0
-__all__ = ['MANIFEST', 'BASES', 'COMPENSATIONS', 'GRANULARITIES', 'ALLOCATIONS', 'RECIPES', 'check_out_dir', 'save_pruned',
-           'verify_saved', 'load_pruned', 'needs_rotprune', 'check_roundtrips', 'check_roundtrip', 'Recipe',
-           'check_recipe', 'global_amounts', 'get_recipe', 'layer_by_layer', 'prune', 'combinations', 'offload_kwargs',
-           'load_named', 'calibration', 'prune_to_dir', 'evaluate_dir']
+__all__ = ['MANIFEST', 'BASES', 'COMPENSATIONS', 'GRANULARITIES', 'ALLOCATIONS', 'RECIPES', 'SEQUENTIAL_RECIPES', 'check_out_dir',
+           'save_pruned', 'verify_saved', 'load_pruned', 'needs_rotprune', 'check_roundtrips', 'check_roundtrip',
+           'Recipe', 'check_recipe', 'global_amounts', 'get_recipe', 'layer_by_layer', 'prune', 'combinations',
+           'offload_kwargs', 'load_named', 'calibration', 'prune_to_dir', 'evaluate_dir']
 
 # %% ../nbs/07_pipeline.ipynb #359bc90e
 MANIFEST = 'rotprune-manifest.json'  # every file of a saved directory with its size and sha256
@@ -399,6 +399,15 @@ def layer_by_layer(r:Recipe) -> bool:
     "Whether `r` reads and changes one block at a time (so it accepts a model offloaded by accelerate)."
     return r.basis == 'identity' and r.score != 'projective'
 
+SEQUENTIAL_RECIPES = "'projective' (neurons or channels, structured), 'magnitude-50', 'wanda', 'sparsegpt' and N:M 'sparsegpt-2:4' (unstructured), and 'cob' or 'denoise-*' on networks whose sites admit rotations (TSRA, RMSNorm: chapters 2-3)"
+
+def _for_sequential(r:Recipe, sites_given:bool) -> Recipe:
+    "The recipe for an nn.Sequential: its own sites for projective pruning; a clear refusal for the transformer-only recipes."
+    if r.granularity == 'structured' and r.score != 'projective' and r.basis == 'identity' or r.sites == 'residual':
+        raise ValueError(f"recipe {r.name!r} prunes parts of transformer blocks (MLP neurons, attention heads, the residual stream); "
+                         f"an nn.Sequential takes {SEQUENTIAL_RECIPES}")
+    return replace(r, sites=None) if r.score == 'projective' and not sites_given else r
+
 @offload_aware
 def prune(model:nn.Module, # a model of a family in `rotprune.arch` (changed in place)
           calib, # calibration batches (tokenizer dicts, or tensors for nn.Sequential)
@@ -415,7 +424,7 @@ def prune(model:nn.Module, # a model of a family in `rotprune.arch` (changed in 
                          f"'cpu' or 'disk'); offloaded models take the layer-by-layer recipes: {', '.join(n for n, q in RECIPES.items() if layer_by_layer(q))}")
     if r.granularity == 'n:m': amount = 1 - r.nm[0] / r.nm[1]  # N of every M weights kept
     validate_amount(amount)
-    get_adapter(model)
+    if get_adapter(model).family == 'sequential': r = _for_sequential(r, 'sites' in changes)
     calib = validate_calib(calib, needed=False, model=model)  # once, for every recipe: tokens the model can read
     with guarded(model):
         model, report = (_structured if r.granularity == 'structured' else _weights)(model, calib, r, amount, progress)
@@ -496,11 +505,14 @@ def calibration(source:str, # 'pydoc' (offline), 'wikitext2' (online), or the pa
     if tokenizer.pad_token is None: tokenizer.pad_token = tokenizer.eos_token
     return text_batches(tokenizer, texts, batch_size=16, max_length=max_length)
 
-def _fingerprint(cfg) -> dict:
-    "What identifies a dense model's architecture: class, family, depth, width, vocabulary."
+def _fingerprint(model:nn.Module, cfg=None) -> dict:
+    "What identifies a dense model: class, family, depth, width, vocabulary, and a hash of its input embeddings (another training run or revision has others)."
+    cfg = cfg if cfg is not None else model.config
     g = lambda *ks: next((getattr(cfg, k) for k in ks if getattr(cfg, k, None) is not None), None)
+    emb = model.get_input_embeddings().weight
     return {'architecture': (getattr(cfg, 'architectures', None) or [None])[0], 'model_type': cfg.model_type,
-            'layers': g('num_hidden_layers', 'n_layer'), 'hidden': g('hidden_size', 'n_embd'), 'vocab': g('vocab_size')}
+            'layers': g('num_hidden_layers', 'n_layer'), 'hidden': g('hidden_size', 'n_embd'), 'vocab': g('vocab_size'),
+            'embeddings': None if emb.is_meta else hashlib.sha256(emb.detach().cpu().float().numpy().tobytes()).hexdigest()[:16]}
 
 def prune_to_dir(name:str, # a model name for `load_named`
                  out, # the directory to write
@@ -522,11 +534,11 @@ def prune_to_dir(name:str, # a model name for `load_named`
     folder, store = made.name if made else offload_folder, None
     try:
         model, tok = load_named(name, max_memory, folder, progress=progress)
-        source_config = copy.deepcopy(model.config)  # before pruning changes it
+        source = _fingerprint(model)  # before pruning changes it
         if is_offloaded(model): store = offload_store(model, Path(folder) / 'rotprune')
         batches = calibration(calib, tok, n=n_calib) if tok is not None else tiny_batches()  # tiny models: random tokens
         model, report = prune(model, batches, recipe, amount, progress=progress, **changes)
-        info = {'source': str(Path(name).absolute()) if Path(name).is_dir() else name, 'source_model': _fingerprint(source_config), 'recipe': report.attrs['recipe'], 'amount': amount,
+        info = {'source': str(Path(name).absolute()) if Path(name).is_dir() else name, 'source_model': source, 'recipe': report.attrs['recipe'], 'amount': amount,
                 'calibration': calib, 'n_calib': n_calib}
         save_pruned(model, out, tokenizer=tok, overwrite=overwrite, info=info)
     finally:  # the pruned weights are in `out` now: their offloaded copy goes, and the folder if we made it
@@ -546,8 +558,8 @@ def evaluate_dir(path, # a directory written by `prune_to_dir` (or any model dir
     model, tok = load_named(str(path))  # verifies every saved file, rotprune.json included
     meta = json.loads((path / 'rotprune.json').read_text()) if (path / 'rotprune.json').exists() else {}
     dense = load_named(meta['source'])[0] if meta.get('source') else None
-    if dense is not None and 'source_model' in meta and _fingerprint(dense.config) != meta['source_model']:
-        raise ValueError(f"{path} was pruned from {meta['source_model']}, but {meta['source']!r} is now {_fingerprint(dense.config)}; refusing to compare")
+    if dense is not None and 'source_model' in meta and _fingerprint(dense) != meta['source_model']:
+        raise ValueError(f"{path} was pruned from {meta['source_model']}, but {meta['source']!r} is now {_fingerprint(dense)}; refusing to compare")
     if tok is None: raise ValueError(f"{path}: no tokenizer saved beside the model")
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     ev = text_batches(tok, [p.text for p in random.Random(0).sample(pydoc_passages('eval'), n_eval)], batch_size=16, max_length=128)

@@ -13,7 +13,7 @@ from .core import Moments, check_batch, check_calib, run_batch, model_device
 from .invariance import Site, Sites, find_sites
 from .arch import get_adapter, sync_config
 from .eval import param_count, model_output, context_length
-from .layerwise import offload_memo, rebind_forwards, is_offloaded
+from .layerwise import rebind_forwards
 
 # %% auto #0
 __all__ = ['IMPORTANCE', 'NEEDS_STATS', 'REPORT_COLUMNS', 'select_sites', 'validate_amount', 'keep_count', 'amount_for_params',
@@ -143,24 +143,28 @@ def _shallow(d:dict) -> dict:
     "A copy of a module's attribute dict whose inner dicts (parameters, buffers, submodules, hooks) are copies too."
     return {k: type(v)(v) if isinstance(v, dict) else v for k, v in d.items()}
 
+def _hooks(m:nn.Module) -> list:
+    "The accelerate hooks on `m` (a SequentialHook's parts too): their weight maps are where offloaded weights live."
+    h = getattr(m, '_hf_hook', None)
+    return [] if h is None else [h, *getattr(h, 'hooks', [])]
+
 def _snapshot(model:nn.Module):
-    "What a failed change must put back into the caller's own objects: every module's attributes, every tensor's value, the config."
-    if is_offloaded(model): return 'copy', copy.deepcopy(model, offload_memo(model))  # offloaded weights are shared, not copied
+    "What a failed change must put back into the caller's own objects: every module's class and attributes, every loaded tensor's value, the hooks' weight maps, the config."
     mods = [(m, type(m), _shallow(m.__dict__)) for m in model.modules()]  # the class too: slimming swaps it
+    hooks = [(h, dict(h.__dict__)) for m in model.modules() for h in _hooks(m)]  # offloaded weights: the maps, not copies
     seen = {}
     for m in model.modules():
         for t in [*m._parameters.values(), *m._buffers.values()]:
-            if t is not None and id(t) not in seen: seen[id(t)] = (t, t.detach().clone())
+            if t is not None and not t.is_meta and id(t) not in seen: seen[id(t)] = (t, t.detach().clone())
     cfg = copy.deepcopy(model.config.__dict__) if hasattr(model, 'config') else None
-    return 'in place', (mods, list(seen.values()), cfg)
+    return mods, hooks, list(seen.values()), cfg
 
 def _restore(model:nn.Module, saved):
-    "Put the snapshot back: the same module (of the same class), parameter and config objects as before the change, with their values."
-    how, s = saved
-    if how == 'copy': model.__dict__.clear(); model.__dict__.update(s.__dict__); return
-    mods, tensors, cfg = s
+    "Put the snapshot back: the same module (of the same class), parameter, hook and config objects as before the change, with their values."
+    mods, hooks, tensors, cfg = saved
     for m, cls, attrs in mods:
         m.__class__ = cls; m.__dict__.clear(); m.__dict__.update(_shallow(attrs))
+    for h, attrs in hooks: h.__dict__.clear(); h.__dict__.update(attrs)
     with torch.no_grad():
         for t, v in tensors:
             if t.shape == v.shape and t.dtype == v.dtype: t.copy_(v)  # in its own storage: views of it see the values too

@@ -224,7 +224,7 @@ def _prune_one(name, mod, H, method, sparsity, nm, pattern, kw, shares=None) -> 
     set_weight_matrix(mod, PRUNERS[method](W, None if H is None else H.to(W.device), sparsity, nm, **kw))
     zeros = int((mod.weight == 0).sum())
     return {'site': name, 'kind': 'conv' if isinstance(mod, nn.Conv2d) else 'linear', 'width_before': in_features(mod),
-            'width_after': in_features(mod), 'params_before': W.numel(), 'params_after': W.numel() - zeros,
+            'width_after': in_features(mod), 'params_before': int((W != 0).sum()), 'params_after': W.numel() - zeros,  # non-zero weights
             'score': method, 'compensation': 'OBS' if method == 'sparsegpt' else None, 'seconds': time.time() - t,
             'pattern': pattern, 'sparsity': zeros / W.numel(), 'shares_input_with': shares}
 
