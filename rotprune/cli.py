@@ -128,7 +128,7 @@ def _add_pipeline_commands(sub):
     p = sub.add_parser('prune', help='prune a model with a recipe and save it as a Hugging Face directory')
     p.add_argument('model', help="minilm, pocket-llama, pocket-gpt2, tiny-<family>, a directory or a hub id")
     p.add_argument('--recipe', default='lstsq', help='a preset (see `rotprune recipes`)')
-    p.add_argument('--amount', type=float, default=0.3, help='fraction of units (or weights) to remove, in [0, 1)')
+    p.add_argument('--amount', type=float, default=None, help='fraction of units (or weights) to remove, in [0, 1) (default 0.3; an N:M recipe sets its own)')
     p.add_argument('--sites', nargs='*', help='site kinds or names to prune (default: the recipe\'s)')
     p.add_argument('--calib', default='pydoc', help="'pydoc' (offline), 'wikitext2' (online) or a text file")
     p.add_argument('--n-calib', type=int, default=256, help='calibration passages')

@@ -19,8 +19,8 @@ from .layerwise import offload_aware, is_offloaded, block_onloaded
 # %% auto #0
 __all__ = ['MANIFEST', 'BASES', 'COMPENSATIONS', 'GRANULARITIES', 'ALLOCATIONS', 'RECIPES', 'SEQUENTIAL_RECIPES', 'check_out_dir',
            'save_pruned', 'verify_saved', 'load_pruned', 'needs_rotprune', 'check_roundtrips', 'check_roundtrip',
-           'Recipe', 'check_recipe', 'global_amounts', 'get_recipe', 'layer_by_layer', 'prune', 'combinations',
-           'offload_kwargs', 'load_named', 'calibration', 'prune_to_dir', 'evaluate_dir']
+           'Recipe', 'check_recipe', 'uses_greedy', 'global_amounts', 'get_recipe', 'layer_by_layer', 'prune',
+           'combinations', 'offload_kwargs', 'load_named', 'calibration', 'prune_to_dir', 'evaluate_dir']
 
 # %% ../nbs/07_pipeline.ipynb #359bc90e
 MANIFEST = 'rotprune-manifest.json'  # every file of a saved directory with its size and sha256
@@ -330,7 +330,18 @@ def check_recipe(r:Recipe) -> Recipe:
     if structured and r.basis == 'identity' and r.score not in ('projective',):
         from rotprune.select import IMPORTANCE
         if r.score not in IMPORTANCE: no(f"unknown score {r.score!r}; registered: {sorted(IMPORTANCE)}")
+    # every field is used by the method it selects, or refused: nothing a caller sets is dropped without a word
+    if r.basis == 'pca' and r.score != 'energy': no(f"a PCA basis ranks directions by their energy (score 'energy'), not {r.score!r}")
+    if not structured and r.sites is not None: no("sites choose units to remove; unstructured and N:M recipes prune the weights of every linear layer")
+    if not structured and r.allocation != 'uniform': no("allocation spreads units over sites; unstructured and N:M recipes prune each layer to the same sparsity")
+    if r.granularity != 'n:m' and tuple(r.nm) != (2, 4): no(f"nm={r.nm!r} applies to granularity 'n:m' only")
+    if not isinstance(r.greedy, bool): no(f"greedy must be True or False, not {r.greedy!r}")
+    if not r.greedy and not uses_greedy(r): no("greedy=False applies to the layer-by-layer unit recipes (identity basis, unit scores, uniform allocation)")
     return r
+
+def uses_greedy(r:Recipe) -> bool:
+    "Does `r` read its `greedy` field (layer-by-layer unit pruning that can calibrate each layer on the pruned upstream)?"
+    return r.granularity == 'structured' and r.basis == 'identity' and r.score != 'projective' and r.allocation == 'uniform'
 
 # %% ../nbs/07_pipeline.ipynb #6c41c611
 @offload_aware
@@ -412,7 +423,7 @@ def _for_sequential(r:Recipe, sites_given:bool) -> Recipe:
 def prune(model:nn.Module, # a model of a family in `rotprune.arch` (changed in place)
           calib, # calibration batches (tokenizer dicts, or tensors for nn.Sequential)
           recipe='rcpu', # a preset name (`RECIPES`) or a `Recipe`
-          amount:float=0.3, # fraction of units (structured) or of weights (unstructured) to remove
+          amount:float|None=None, # fraction of units (structured) or of weights (unstructured) to remove; None: 0.3, or the N:M pattern's
           progress:bool=False, # progress bars
           **changes, # fields of the recipe to change, e.g. sites='mlp', compensation='lstsq'
          ) -> tuple[nn.Module, 'pd.DataFrame']:
@@ -422,13 +433,18 @@ def prune(model:nn.Module, # a model of a family in `rotprune.arch` (changed in 
     if is_offloaded(model) and not layer_by_layer(r):
         raise ValueError(f"recipe {r.name!r} changes more than one block at a time, and the model is offloaded by accelerate (device_map with "
                          f"'cpu' or 'disk'); offloaded models take the layer-by-layer recipes: {', '.join(n for n, q in RECIPES.items() if layer_by_layer(q))}")
-    if r.granularity == 'n:m': amount = 1 - r.nm[0] / r.nm[1]  # N of every M weights kept
+    if r.granularity == 'n:m':  # N of every M weights kept: the pattern sets the amount
+        pattern = 1 - r.nm[0] / r.nm[1]
+        if amount is not None and amount != pattern:
+            raise ValueError(f"recipe {r.name!r} keeps {r.nm[0]} of every {r.nm[1]} weights, which removes {pattern:g}; amount={amount!r} cannot apply (leave it out)")
+        amount = pattern
+    elif amount is None: amount = 0.3
     validate_amount(amount)
     if get_adapter(model).family == 'sequential': r = _for_sequential(r, 'sites' in changes)
     calib = validate_calib(calib, needed=False, model=model)  # once, for every recipe: tokens the model can read
     with guarded(model):
         model, report = (_structured if r.granularity == 'structured' else _weights)(model, calib, r, amount, progress)
-    report.attrs['recipe'] = r.name
+    report.attrs['recipe'], report.attrs['amount'] = r.name, amount
     return model, report
 
 # %% ../nbs/07_pipeline.ipynb #67078f4a
@@ -439,7 +455,7 @@ def combinations(score:str='variance') -> 'pd.DataFrame':
     for b in BASES:
         for c in COMPENSATIONS:
             for g in GRANULARITIES:
-                sc = 'projective' if c == 'redistribution' else 'sparsegpt' if c == 'obs' else ('magnitude' if g != 'structured' else score)
+                sc = 'projective' if c == 'redistribution' else 'sparsegpt' if c == 'obs' else 'energy' if b == 'pca' else ('magnitude' if g != 'structured' else score)
                 try: check_recipe(Recipe('custom', basis=b, score=sc, compensation=c, granularity=g, sites=None)); why = 'valid'
                 except ValueError as e: why = str(e).split(': ', 1)[1]
                 rows.append({'basis': b, 'compensation': c, 'granularity': g, 'verdict': why})
