@@ -18,8 +18,8 @@ from .eval import model_output
 
 # %% auto #0
 __all__ = ['block_inputs', 'BlockRunner', 'Truncated', 'propagate', 'offloaded_modules', 'is_offloaded', 'allow_offloaded',
-           'check_loaded', 'OffloadStore', 'offload_store', 'rebind_forwards', 'onloaded', 'offload_memo',
-           'offload_aware', 'block_onloaded', 'Step', 'layerwise']
+           'check_loaded', 'OffloadStore', 'offload_store', 'rebind_forwards', 'onloaded', 'offload_aware',
+           'block_onloaded', 'Step', 'layerwise']
 
 # %% ../nbs/00d_layerwise.ipynb #c44a1c0b
 class _Stop(Exception): pass
@@ -209,12 +209,6 @@ def onloaded(module:nn.Module, # a block (or any submodule) of an offloaded mode
             if write: h.weights_map = store.write(cur, any(_on_disk(h.weights_map, k) for k in cur))
             for name in cur: set_module_tensor_to_device(m, name, 'meta')
             h.offload = True
-
-def offload_memo(model:nn.Module) -> dict:
-    "A `copy.deepcopy` memo under which a copy of `model` shares (does not copy) its offloaded weights."
-    return {id(o): o for m in model.modules() if (h := _offload_hook(m)) is not None
-            for o in (h.weights_map, getattr(h, 'tied_params_map', None)) if o is not None}
-
 
 def offload_aware(f):
     "Decorator for a function that handles offloaded models itself (one block at a time): `get_adapter` lets them through inside it."
