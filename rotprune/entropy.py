@@ -15,12 +15,12 @@ from .invariance import fuse_norms, find_sites, rotate_sites, Sites
 from .arch import get_adapter
 from .layerwise import layerwise
 from .select import make_report, guarded, validate_calib
-from .sparsify import sparsify, weight_layers, weight_input_moments, chain_input, _width
+from .sparsify import sparsify, weight_layers, weight_input_moments, chain_input, weight_columns
 
 # %% auto #0
 __all__ = ['SCORES', 'PATTERNS', 'importance_entropy', 'importance', 'score_matrix', 'rotated_diag', 'Rotation', 'learn_rotation',
-           'LayerObjective', 'RotatedBlock', 'merge_rotations', 'denoise_rotate', 'random_rotations', 'rotation_study',
-           'rotatable_sites', 'ChainObjective', 'merge_site_rotations']
+           'llama_taps', 'LayerObjective', 'RotatedBlock', 'merge_rotations', 'layer_grams', 'denoise_rotate',
+           'random_rotations', 'rotation_study', 'rotatable_sites', 'ChainObjective', 'merge_site_rotations', 'demo']
 
 # %% ../nbs/06_entropy.ipynb #6ea08efe
 def importance_entropy(S:torch.Tensor, # non-negative importances
@@ -137,7 +137,7 @@ def learn_rotation(W:torch.Tensor, # weight (out, in), rotated on its inputs: W 
     return R, hist
 
 # %% ../nbs/06_entropy.ipynb #2bef3703
-def _llama_taps(layer:nn.Module) -> tuple[dict, dict]:
+def llama_taps(layer:nn.Module) -> tuple[dict, dict]:
     "Taps on the four distinct linear inputs of a Llama layer: attention in, o_proj in, MLP in, down_proj in."
     a, m = layer.self_attn, layer.mlp
     mods = {'attn': a.q_proj, 'o': a.o_proj, 'mlp': m.gate_proj, 'down': m.down_proj}
@@ -146,7 +146,7 @@ def _llama_taps(layer:nn.Module) -> tuple[dict, dict]:
 class LayerObjective:
     "The importance entropy of one Llama layer's linears as a differentiable function of (R1, R2)."
     def __init__(self, layer:nn.Module, # a (norm-fused) Llama decoder layer
-                 grams:dict, # float64 Grams {'attn', 'o', 'mlp', 'down'} of its linears' inputs (from `_llama_taps`)
+                 grams:dict, # float64 Grams {'attn', 'o', 'mlp', 'down'} of its linears' inputs (from `llama_taps`)
                  score:str='wanda', # one of `SCORES`
                  damp:float=0.01, # SparseGPT's damping
                  dtype=torch.float64, # dtype of the objective
@@ -250,9 +250,9 @@ def _save_cached(path, saved:dict) -> dict:
         tmp = path.with_name(path.name + f'.{os.getpid()}.tmp'); torch.save(saved, tmp); os.replace(tmp, path)
     return saved
 
-def _collect_grams(model, calib) -> list[dict]:
+def layer_grams(model, calib) -> list[dict]:
     "Float64 Grams of the four linear inputs of every layer, from the model as it is (block by block)."
-    return [{k: m.gram for k, m in step.moments(*_llama_taps(step.block)).items()} for step in layerwise(model, calib)]
+    return [{k: m.gram for k, m in step.moments(*llama_taps(step.block)).items()} for step in layerwise(model, calib)]
 
 def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential network (changed in place: rotations merged)
                    calib, # calibration batches
@@ -284,7 +284,7 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential
         fuse_norms(model)
         config = dict(score=score, steps=steps, lr=lr, clip=clip, heads=heads, damp=damp, checkpoints=tuple(checkpoints),
                       placement=placement, dtype=str(dtype))
-        grams = _collect_grams(model, calib)
+        grams = layer_grams(model, calib)
         dev = next(model.parameters()).device
         objs = [LayerObjective(l, g, score, damp, dtype=dtype, device=dev) for l, g in zip(ad.blocks(), grams)]
         eye = lambda o: torch.eye(o.dh, dtype=dtype, device=dev).repeat(o.n_kv, 1, 1)
@@ -382,8 +382,8 @@ def rotatable_sites(model:nn.Sequential) -> Sites:
 def _layout(mod:nn.Module, site, name:str) -> int:
     "K, the columns per site coordinate of `mod`'s weight matrix (kernel offsets, or flattened pixels); checks the layout."
     ports = [p for p in site.consumers if p.module is mod]
-    K = _width(mod) // site.width
-    if K * site.width != _width(mod): raise ValueError(f"{name}: {_width(mod)} inputs are not a multiple of site {site.name!r}'s width")
+    K = weight_columns(mod) // site.width
+    if K * site.width != weight_columns(mod): raise ValueError(f"{name}: {weight_columns(mod)} inputs are not a multiple of site {site.name!r}'s width")
     pos = torch.stack([p.positions(site.width) for p in ports], 1)
     if isinstance(mod, nn.Conv2d) and len(ports) == 1 and ports[0].index is None: return K
     if not torch.equal(pos, torch.arange(site.width * K).reshape(site.width, K)):
@@ -405,7 +405,7 @@ class ChainObjective:
             s_in = next((s for s in sites if any(p.module is mod for p in s.consumers)), None)
             s_out = next((s for s in sites if any(p.module is mod for p in s.producers)), None)
             if s_in is None and s_out is None: continue  # no rotation touches this layer
-            K = _layout(mod, s_in, name) if s_in is not None else _width(mod) // in_features(mod)
+            K = _layout(mod, s_in, name) if s_in is not None else weight_columns(mod) // in_features(mod)
             W = weight_matrix(mod)
             M = score_matrix(None if grams is None else grams[name], score, damp)  # the patch Gram (or its inverse)
             Mk = None if M is None else torch.stack([M[k::K, k::K] for k in range(K)])  # its diagonal blocks, one per offset
@@ -484,3 +484,20 @@ def _denoise_chain(model, calib, score, steps, lr, clip, damp, cache, threads, c
     rep.attrs.update(history=saved['history'], R=saved['R'], train_seconds=saved['seconds'], from_cache=saved.get('from_cache', False),
                      placement='global', added_params=0, sites=[s.name for s in sites])
     return model, rep
+
+# %% ../nbs/06_entropy.ipynb #1733aefe
+def demo(steps:int=100, n_calib:int=32, n_eval:int=64) -> list[dict]:
+    "Concept 6 on the pocket Llama: SparseGPT 2:4 with and without the learned entropy rotation (held-out perplexity)."
+    import copy, random
+    from rotprune.data import pocket_lm, pocket_text, text_batches, cache_dir
+    from rotprune.eval import perplexity
+    lm, tok = pocket_lm('llama', progress=False)
+    calib = text_batches(tok, random.Random(0).sample(pocket_text('calib'), n_calib), batch_size=16, max_length=128)
+    held = text_batches(tok, random.Random(0).sample(pocket_text('eval'), n_eval), batch_size=32, max_length=128)
+    dense = perplexity(lm, held)
+    plain = perplexity(sparsify(copy.deepcopy(lm), calib, 'sparsegpt', None, nm=(2, 4))[0], held)
+    rot, _ = denoise_rotate(copy.deepcopy(lm), calib, 'sparsegpt', steps, cache=cache_dir() / 'entropy_pocket' / f'demo_sparsegpt_{steps}.pt')
+    rotated = perplexity(sparsify(rot, calib, 'sparsegpt', None, nm=(2, 4))[0], held)
+    return [{'concept': '6 entropy rotation', 'what': f'pocket Llama, SparseGPT 2:4, {"no rotation" if k == 0 else f"rotation ({steps} steps)"}',
+             'result': f"perplexity {p:.2f} (dense {dense:.2f})" + (f", {(plain - p) / (plain - dense):.0%} of the gap closed" if k else '')}
+            for k, p in enumerate((plain, rotated))]

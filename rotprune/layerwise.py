@@ -13,13 +13,14 @@ from tqdm.auto import tqdm
 from safetensors import safe_open
 from safetensors.torch import save_file
 from .core import check_batch, check_calib, run_batch, collect_moments, OFFLOADED_OK
-from .arch import get_adapter, UnsupportedModelError
+from .sites import Sites
+from .arch import (get_adapter, UnsupportedModelError, find_sites, offload_hook, offloaded_modules, is_offloaded,
+                           allow_offloaded, check_loaded)
 from .eval import model_output
 
 # %% auto #0
-__all__ = ['block_inputs', 'BlockRunner', 'Truncated', 'propagate', 'offloaded_modules', 'is_offloaded', 'allow_offloaded',
-           'check_loaded', 'OffloadStore', 'offload_store', 'rebind_forwards', 'onloaded', 'offload_aware',
-           'block_onloaded', 'Step', 'layerwise']
+__all__ = ['block_inputs', 'BlockRunner', 'Truncated', 'propagate', 'OffloadStore', 'offload_store', 'rebind_forwards',
+           'onloaded', 'offload_aware', 'block_onloaded', 'Step', 'layerwise']
 
 # %% ../nbs/00d_layerwise.ipynb #c44a1c0b
 class _Stop(Exception): pass
@@ -90,44 +91,6 @@ def propagate(block:nn.Module, inputs:list) -> list:
         if not torch.isfinite(inp[0]).all(): raise ValueError("NaN or inf after propagating through a block")
     return inputs
 
-# %% ../nbs/00d_layerwise.ipynb #2754313a
-def _offload_hook(m):
-    "The accelerate hook that serves `m`'s weights from an offload map (None if there is none)."
-    h = getattr(m, '_hf_hook', None)
-    for h in getattr(h, 'hooks', None) or [h]:  # a SequentialHook holds several
-        if getattr(h, 'offload', False) and getattr(h, 'weights_map', None) is not None: return h
-    return None
-
-def offloaded_modules(module:nn.Module) -> dict:
-    "{name: submodule} for every submodule whose weights accelerate keeps offloaded (device_map 'cpu' or 'disk')."
-    return {n: m for n, m in module.named_modules() if _offload_hook(m) is not None}
-
-def is_offloaded(model:nn.Module) -> bool:
-    "Whether accelerate serves some of `model`'s weights from CPU or disk (they sit on the meta device between uses)."
-    return any(_offload_hook(m) is not None for m in model.modules())
-
-@contextlib.contextmanager
-def allow_offloaded():
-    "Let offloaded models through `rotprune.arch.get_adapter` in this block (for code that onloads one block at a time)."
-    tok = OFFLOADED_OK.set(True)
-    try: yield
-    finally: OFFLOADED_OK.reset(tok)
-
-def check_loaded(model:nn.Module):
-    "Raise unless every parameter is loaded, or served by accelerate's offload inside `allow_offloaded`."
-    meta = [n for n, p in model.named_parameters() if p.is_meta]
-    if not meta: return
-    served = set(offloaded_modules(model))
-    inside = lambda n: any('.'.join(n.split('.')[:k]) in served for k in range(n.count('.') + 1))
-    if not all(inside(n) for n in meta):
-        raise UnsupportedModelError(f"{type(model).__name__} has parameters on the meta device (not loaded, e.g. "
-                                    f"{next(n for n in meta if not inside(n))}): load the weights before finding or changing sites")
-    if not OFFLOADED_OK.get():
-        raise UnsupportedModelError(f"{type(model).__name__} is offloaded by accelerate (device_map with 'cpu' or 'disk'), and this "
-                                    "function needs all its weights in memory; offloaded models are pruned layer by layer: "
-                                    "rotprune.pipeline.prune with a layer-by-layer recipe, rcpu_prune or sparsify")
-
-
 # %% ../nbs/00d_layerwise.ipynb #7d924bd5
 class _FileMap(Mapping):
     "A read-only {name: tensor} map of one safetensors file, read on access (kept alive with its store)."
@@ -196,7 +159,7 @@ def onloaded(module:nn.Module, # a block (or any submodule) of an offloaded mode
     mods = offloaded_modules(module)
     if not mods: yield module; return
     from accelerate.utils import set_module_tensor_to_device
-    hooks = {n: _offload_hook(m) for n, m in mods.items()}
+    hooks = {n: offload_hook(m) for n, m in mods.items()}
     for n, m in mods.items():
         h = hooks[n]
         for name in _tensors(m, h): set_module_tensor_to_device(m, name, h.execution_device, value=h.weights_map[name])
@@ -240,7 +203,6 @@ class Step:
     @property
     def sites(self):
         "The sites of this block (found fresh, so they describe the block as it is now)."
-        from rotprune.invariance import find_sites, Sites
         return Sites([s for s in find_sites(self.model) if s.name.startswith(f'layer{self.index}.')])
     def __repr__(self): return f"Step({self.index}, {type(self.block).__name__}, {len(self.inputs)} batches)"
 

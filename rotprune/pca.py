@@ -12,8 +12,8 @@ from .core import Moments
 from .invariance import Group, Site, Sites, find_sites, site_moments
 from .eval import param_count
 from .select import select_sites, keep_count, validate_amount, amount_for_params, make_report, site_params, guarded, validate_calib
-from .arch import (BertValueSlimSelfAttention, set_value_head_size, value_dims_site, _value_attention,
-                           _is_bert_value, _value_dims_site, kv_cache)
+from .arch import (BertValueSlimSelfAttention, set_value_head_size, value_dims_site, value_attention,
+                           is_bert_value, kv_cache)
 
 
 # %% auto #0
@@ -178,13 +178,13 @@ def cob_prune(model:nn.Module, # the model, pruned in place
     if centered and not rotate: raise ValueError("centered=True is a basis choice: it needs rotate=True")
     chosen = cob_sites(model, sites, need_orthogonal=rotate)
     if sites is None:  # by default, value dimensions are pruned where the attention supports it (BERT) and skipped elsewhere
-        slim = [s for s in chosen if s.kind == 'heads' and not _is_bert_value(model, s)]
+        slim = [s for s in chosen if s.kind == 'heads' and not is_bert_value(model, s)]
         if slim: warnings.warn(f"cob_prune skips {len(slim)} heads site(s) ({slim[0].name}, ...): value-dimension pruning "
                                "is implemented for BERT self-attention only; name sites explicitly to see the error")
         chosen = Sites([s for s in chosen if not any(s is t for t in slim)], chosen.skipped)
     if not chosen: raise ValueError(f"cob_prune found no site of {type(model).__name__} that can take a change of basis and be "
                                     f"pruned (skipped: {chosen.skipped}); name sites explicitly to see why")
-    attns = {s.name: _value_attention(model, s) for s in chosen if s.kind == 'heads'}
+    attns = {s.name: value_attention(model, s) for s in chosen if s.kind == 'heads'}
     n0 = param_count(model)
     if amount == 0 or params == 0: return model, make_report([], n0, n0)
     if stats is None: stats = site_moments(model, chosen, validate_calib(calib, model=model), progress=progress)
@@ -213,7 +213,7 @@ def cob_prune(model:nn.Module, # the model, pruned in place
         for s, R, keep in plan:
             if R is not None: s.rotate(R)
         for s, R, keep in plan:
-            if len(keep) < s.width: (_value_dims_site(s, attns[s.name]) if s.kind == 'heads' else s).prune(keep)
+            if len(keep) < s.width: (value_dims_site(model, s, attns[s.name]) if s.kind == 'heads' else s).prune(keep)
             s.stale = True
     for r, (s, _, _) in zip(rows, plan): r.update(params_after=site_params(s), seconds=(time.time() - t0) / len(plan))
     return model, make_report(rows, n0, param_count(model))
@@ -224,7 +224,6 @@ def demo(n_texts:int=32, ratio:float=0.7) -> list[dict]:
     from rotprune.data import minilm, text_batches, pydoc_passages
     from rotprune.eval import embeddings, embedding_fidelity, accuracy
     from rotprune.tsra import quick_tsra_vgg
-    from rotprune.bench import prune_sweep
     model, tok = minilm()
     cal = text_batches(tok, [p.text for p in pydoc_passages('calib')[:n_texts]], batch_size=16)
     ev = text_batches(tok, [p.text for p in pydoc_passages('eval')[:n_texts]], batch_size=16)
@@ -234,9 +233,11 @@ def demo(n_texts:int=32, ratio:float=0.7) -> list[dict]:
                                                            rotate=r)[0], ev)) for r in (True, False)}
     vgg, data = quick_tsra_vgg(progress=False)
     vcal = list(data['train'][0][:128].split(64))
-    sw = prune_sweep(vgg, vcal, *data['test'], ratios=(ratio,), methods=('CoB', 'no CoB'), progress=False)
-    acc = dict(zip(sw.method, sw.accuracy))
+    vst = site_moments(vgg, cob_sites(vgg, None), vcal)
+    pruned = {m: cob_prune(copy.deepcopy(vgg), None, params=ratio, stats=vst, rotate=r) for m, r in (('CoB', True), ('no CoB', False))}
+    acc = {'dense': accuracy(vgg, *data['test']), **{m: accuracy(pm, *data['test']) for m, (pm, _) in pruned.items()}}
+    removed = pruned['CoB'][1].attrs['removed']
     return [{'concept': '3 uncentred PCA', 'what': 'MiniLM value dims: 50% removed in every head (pydoc eval)',
              'result': f"embedding cosine {fid[True]:.4f} with CoB vs {fid[False]:.4f} without"},
-            {'concept': '3 uncentred PCA', 'what': f"TSRA-VGG-16 digits: {sw.removed.iloc[1]:.0%} of parameters removed, no fine-tuning",
+            {'concept': '3 uncentred PCA', 'what': f"TSRA-VGG-16 digits: {removed:.0%} of parameters removed, no fine-tuning",
              'result': f"accuracy {acc['CoB']:.3f} with CoB vs {acc['no CoB']:.3f} without (dense {acc['dense']:.3f})"}]

@@ -13,14 +13,15 @@ from transformers.initialization import no_init_weights
 from safetensors.torch import load_file
 from .core import add_to_bias, out_features
 from .invariance import RMSNorm, find_sites, untie_embeddings
-from .arch import get_adapter, sync_config, config_describes_weights, layer_shapes, UnsupportedModelError
+from .arch import (get_adapter, sync_config, config_describes_weights, layer_shapes, UnsupportedModelError, ADAPTERS,
+                           gguf_as_plain)
 from .layerwise import offload_aware, is_offloaded, block_onloaded
 
 # %% auto #0
-__all__ = ['MANIFEST', 'BASES', 'COMPENSATIONS', 'GRANULARITIES', 'ALLOCATIONS', 'RECIPES', 'SEQUENTIAL_RECIPES', 'check_out_dir',
-           'save_pruned', 'verify_saved', 'load_pruned', 'needs_rotprune', 'check_roundtrips', 'check_roundtrip',
-           'Recipe', 'check_recipe', 'uses_greedy', 'global_amounts', 'get_recipe', 'layer_by_layer', 'prune',
-           'combinations', 'offload_kwargs', 'load_named', 'calibration', 'prune_to_dir', 'evaluate_dir']
+__all__ = ['MANIFEST', 'BASES', 'COMPENSATIONS', 'GRANULARITIES', 'RECIPES', 'SEQUENTIAL_RECIPES', 'check_out_dir', 'save_pruned',
+           'verify_saved', 'load_pruned', 'needs_rotprune', 'check_roundtrips', 'check_roundtrip', 'Recipe',
+           'check_recipe', 'uses_greedy', 'global_amounts', 'get_recipe', 'layer_by_layer', 'prune', 'combinations',
+           'offload_kwargs', 'load_named', 'calibration', 'prune_to_dir', 'evaluate_dir']
 
 # %% ../nbs/07_pipeline.ipynb #359bc90e
 MANIFEST = 'rotprune-manifest.json'  # every file of a saved directory with its size and sha256
@@ -100,7 +101,8 @@ def save_pruned(model:nn.Module, # a (pruned) Hugging Face model of a family in 
     try:
         with warnings.catch_warnings():  # transformers warns about offloaded modules and its 50GB default shard
             warnings.filterwarnings('ignore', message='Attempting to save a model with offloaded modules')
-            model.save_pretrained(tmp, **({'max_shard_size': max_shard_size} if max_shard_size else {}))
+            with gguf_as_plain(model):  # loaded from GGUF: dequantised weights, saved as the plain model they are
+                model.save_pretrained(tmp, **({'max_shard_size': max_shard_size} if max_shard_size else {}))
         if tokenizer is not None: tokenizer.save_pretrained(tmp)
         if info is not None: (tmp / 'rotprune.json').write_text(json.dumps(info, indent=1))
         files = sorted(p for p in tmp.rglob('*') if p.is_file())
@@ -264,11 +266,11 @@ def check_roundtrip(model:nn.Module, # a pruned model
 
 # %% ../nbs/07_pipeline.ipynb #74f59c19
 from dataclasses import dataclass, field, replace, asdict
+from .select import ALLOCATIONS
 
 BASES = ('identity', 'pca', 'entropy')
 COMPENSATIONS = ('none', 'bias', 'rotation', 'rotation+scale', 'lstsq', 'redistribution', 'obs')
 GRANULARITIES = ('structured', 'unstructured', 'n:m')
-ALLOCATIONS = ('uniform', 'global')
 
 @dataclass(frozen=True)
 class Recipe:
@@ -352,13 +354,13 @@ def global_amounts(model:nn.Module, # the model (not modified)
                    sites=('mlp', 'heads'), # the sites sharing the budget
                   ) -> dict:
     "Per-site fractions of units to remove so that `amount` of the sites' parameters go, lowest standardised scores first."
-    from rotprune.procrustes import _rcpu_sites, _consumer, column_scores, site_unit_scores, _layer_of
+    from rotprune.procrustes import rcpu_sites, site_consumer, column_scores, site_unit_scores, layer_index
     from rotprune.core import weight_matrix
     from rotprune.select import validate_amount, site_params
     validate_amount(amount)
     units, total = [], 0
-    for s in _rcpu_sites(model, sites):
-        with block_onloaded(model, _layer_of(s), write=False): W = weight_matrix(_consumer(s))  # offloaded: one block at a time
+    for s in rcpu_sites(model, sites):
+        with block_onloaded(model, layer_index(s), write=False): W = weight_matrix(site_consumer(s))  # offloaded: one block at a time
         u = site_unit_scores(s, column_scores(W, stats.get(s.name), score))
         z = (u - u.mean()) / u.std().clamp(min=1e-12) if len(u) > 1 else torch.zeros(1)
         cost = site_params(s) / len(u); total += site_params(s)
@@ -475,11 +477,15 @@ def load_named(name:str, # see below
                offload_folder=None, # with `max_memory`
                progress:bool=True, # a progress bar while a pocket model trains (first use)
               ):
-    "(model, tokenizer) for 'minilm', 'pocket-llama', 'pocket-gpt2', 'tiny-<family>' (no tokenizer), a directory, or a hub id."
-    from rotprune.data import minilm, pocket_lm, tiny_model, hf_model, TINY_ARCHS, POCKET_FAMILIES
+    "(model, tokenizer) for 'minilm', 'smollm2', 'pocket-llama', 'pocket-gpt2', 'tiny-<family>' (no tokenizer), a .gguf file, a directory, or a hub id."
+    from rotprune.data import minilm, pocket_lm, tiny_model, hf_model, TINY_ARCHS, POCKET_FAMILIES, smollm2, smollm2_gguf, gguf_model, GGUF_SUPPORTED
+    if name == 'smollm2' or name.endswith('.gguf'):  # dequantised once into a plain directory in the cache, then loaded from it
+        gguf = smollm2_gguf() if name == 'smollm2' else Path(name)
+        families = tuple(f for f in GGUF_SUPPORTED if f in ADAPTERS)
+        return gguf_model(gguf, families=families, **(offload_kwargs(max_memory, offload_folder) if max_memory is not None else {}))
     if max_memory is not None:
         if not Path(name).is_dir() and (name in ('minilm',) or name.startswith(('pocket-', 'tiny-'))):
-            raise ValueError(f"--max-memory applies to a model directory or a hub id, not to {name!r}")
+            raise ValueError(f"--max-memory applies to a model directory, a .gguf file, 'smollm2' or a hub id, not to {name!r}")
         if Path(name).is_dir() and needs_rotprune(name):
             raise ValueError(f"{name}: a model whose config records per-layer shapes loads with load_pruned, which cannot offload it yet")
         kw = offload_kwargs(max_memory, offload_folder)
@@ -554,7 +560,7 @@ def prune_to_dir(name:str, # a model name for `load_named`
         if is_offloaded(model): store = offload_store(model, Path(folder) / 'rotprune')
         batches = calibration(calib, tok, n=n_calib) if tok is not None else tiny_batches()  # tiny models: random tokens
         model, report = prune(model, batches, recipe, amount, progress=progress, **changes)
-        info = {'source': str(Path(name).absolute()) if Path(name).is_dir() else name, 'source_model': source, 'recipe': report.attrs['recipe'], 'amount': amount,
+        info = {'source': str(Path(name).absolute()) if Path(name).exists() else name, 'source_model': source, 'recipe': report.attrs['recipe'], 'amount': amount,
                 'calibration': calib, 'n_calib': n_calib}
         save_pruned(model, out, tokenizer=tok, overwrite=overwrite, info=info)
     finally:  # the pruned weights are in `out` now: their offloaded copy goes, and the folder if we made it

@@ -18,7 +18,8 @@ from .eval import param_count, embeddings, embedding_fidelity
 
 # %% auto #0
 __all__ = ['COMPENSATIONS', 'SCORES', 'procrustes', 'procrustes_gram', 'compensation', 'reconstruction_error', 'column_scores',
-           'site_unit_scores', 'rcpu_stats', 'rcpu_prune', 'demo']
+           'site_consumer', 'site_unit_scores', 'site_keep', 'layer_index', 'rcpu_sites', 'rcpu_stats', 'rcpu_prune',
+           'demo']
 
 # %% ../nbs/04_procrustes.ipynb #5372d822
 def _polar(M:torch.Tensor, rtol:float|None=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -129,7 +130,8 @@ def column_scores(W:torch.Tensor, # the layer's weight (d_out, d_in)
     return unit_scores(score, W, m, generator)
 
 # %% ../nbs/04_procrustes.ipynb #54733a13
-def _consumer(site:Site) -> nn.Module:
+def site_consumer(site:Site) -> nn.Module:
+    "The one module that reads `site` (raises if several do: RCPU compensates a single consumer)."
     mods = {id(p.module): p.module for p in site.consumers}
     if len(mods) != 1: raise ValueError(f"site {site.name!r} has {len(mods)} consumer modules; rcpu_prune needs one")
     return next(iter(mods.values()))
@@ -142,7 +144,7 @@ def site_unit_scores(site:Site, # an 'mlp' or 'heads' site
     coord = sum(col[p.positions(n)] for p in site.consumers)  # a GQA coordinate is read by several query heads
     return coord.view(n // u, u).sum(1)
 
-def _site_keep(site:Site, col:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
+def site_keep(site:Site, col:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
     "The kept site coordinates (whole units) and the kept consumer columns, from column scores."
     n, u = site.width, site.prune_unit
     unit = site_unit_scores(site, col)
@@ -151,17 +153,19 @@ def _site_keep(site:Site, col:torch.Tensor, amount:float) -> tuple[torch.Tensor,
     cols = torch.cat([p.positions(n)[keep] for p in site.consumers]).sort().values
     return keep, cols
 
-def _layer_of(site:Site) -> int: return int(site.name.split('.')[0][len('layer'):])
+def layer_index(site:Site) -> int:
+    "The block index of a per-layer site ('layer3.mlp' -> 3)."
+    return int(site.name.split('.')[0][len('layer'):])
 
 # %% ../nbs/04_procrustes.ipynb #4a8ca511
 def _prune_site_at(model, site, *args):
-    with block_onloaded(model, _layer_of(site)): return _prune_site(site, *args)  # offloaded: this block only
+    with block_onloaded(model, layer_index(site)): return _prune_site(site, *args)  # offloaded: this block only
 
 def _prune_site(site:Site, m:Moments|None, amount:float, score:str, compensate:str|None, damp:float,
                 generator:torch.Generator) -> dict:
-    t0, cons = time.time(), _consumer(site)
+    t0, cons = time.time(), site_consumer(site)
     W, p0, w0 = weight_matrix(cons), site_params(site), site.width
-    keep, cols = _site_keep(site, column_scores(W, m, score, generator), amount)
+    keep, cols = site_keep(site, column_scores(W, m, score, generator), amount)
     new, b = compensation(W, m, cols, compensate, damp) if compensate is not None else (W[:, cols], None)
     row = {'site': site.name, 'kind': site.kind, 'width_before': w0, 'width_after': len(keep), 'score': score,
            'compensation': compensate}
@@ -175,13 +179,14 @@ def _prune_site(site:Site, m:Moments|None, amount:float, score:str, compensate:s
     return row | {'params_before': p0, 'params_after': site_params(site), 'seconds': time.time() - t0}
 
 def _site_taps(sites) -> tuple[dict, dict]:
-    return ({s.name: [Tap(_consumer(s), 'input')] for s in sites}, {s.name: in_features(_consumer(s)) for s in sites})
+    return ({s.name: [Tap(site_consumer(s), 'input')] for s in sites}, {s.name: in_features(site_consumer(s)) for s in sites})
 
-def _rcpu_sites(model, sites) -> list:
+def rcpu_sites(model, sites) -> list:
+    "The sites `rcpu_prune` prunes: `select_sites`, refused unless every one is an MLP or heads site with one consumer."
     found = select_sites(model, sites)
     bad = sorted({s.kind for s in found} - {'mlp', 'heads'})
     if bad: raise ValueError(f"sites must be MLP neuron ('mlp') or head ('heads') sites; rcpu_prune cannot prune {bad}")
-    for s in found: _consumer(s)
+    for s in found: site_consumer(s)
     return found
 
 @offload_aware
@@ -193,7 +198,7 @@ def rcpu_stats(model:nn.Module, # a transformer of a family in `rotprune.arch` (
               ) -> dict:
     "One streaming pass: float64 `Moments` of the input of every site's consumer (`o_proj`, `down_proj`), by site name."
     get_adapter(model).blocks()
-    found = [s for s in _rcpu_sites(model, sites) if max_layer is None or _layer_of(s) <= max_layer]
+    found = [s for s in rcpu_sites(model, sites) if max_layer is None or layer_index(s) <= max_layer]
     if not found: raise ValueError(f"no {sites} sites found in {type(model).__name__}")
     runner = model if max_layer is None else Truncated(model, max_layer)
     return collect_moments(runner, calib, *_site_taps(found), progress=progress)
@@ -203,7 +208,7 @@ def _validate(model, calib, amount, sites, score, compensate, compensate_at, sta
     if score not in IMPORTANCE: raise ValueError(f"unknown score {score!r}; registered: {sorted(IMPORTANCE)}")
     if compensate not in COMPENSATIONS: raise ValueError(f"compensate must be one of {COMPENSATIONS}, not {compensate!r}")
     get_adapter(model).blocks()  # raises on an unsupported architecture
-    found = _rcpu_sites(model, sites)
+    found = rcpu_sites(model, sites)
     if isinstance(amount, dict) and set(amount) - {s.name for s in found}:
         raise ValueError(f"amount names sites that are not pruned: {sorted(set(amount) - {s.name for s in found})[:4]}")
     kinds = {s.kind for s in found}
@@ -212,7 +217,7 @@ def _validate(model, calib, amount, sites, score, compensate, compensate_at, sta
     if stats is not None:
         for s in found:
             st = stats.get(s.name)
-            if st is None or st.width != in_features(_consumer(s)) or st.count == 0:
+            if st is None or st.width != in_features(site_consumer(s)) or st.count == 0:
                 raise ValueError(f"stats do not match the model at site {s.name!r} (collect them with rcpu_stats on this model)")
         return found, None, compensate_at
     return found, validate_calib(calib, model=model), compensate_at
@@ -244,7 +249,7 @@ def rcpu_prune(model:nn.Module, # a transformer of a family in `rotprune.arch` (
     gen, n0, rows = torch.Generator().manual_seed(seed), param_count(model), []
     comp = lambda s: compensate if s.kind in compensate_at else None
     needs = lambda s: score not in ('random', 'magnitude') or comp(s) is not None
-    order = sorted(found, key=lambda s: (_layer_of(s), s.kind != 'heads'))  # forward order: heads, then MLP
+    order = sorted(found, key=lambda s: (layer_index(s), s.kind != 'heads'))  # forward order: heads, then MLP
     amt = (lambda s: amount.get(s.name, 0.)) if isinstance(amount, dict) else (lambda s: amount)
     if all(amt(s) == 0 for s in order): return model, make_report([], n0, n0)
     one_shot = not any(needs(s) for s in order) or stats is not None or not greedy
@@ -257,8 +262,8 @@ def rcpu_prune(model:nn.Module, # a transformer of a family in `rotprune.arch` (
                     stats = collect_moments(model, calib, *_site_taps([s for s in order if needs(s)]), progress=progress)
                 rows = [_prune_site_at(model, s, (stats or {}).get(s.name) if needs(s) else None, amt(s), score, comp(s), damp, gen) for s in order]
             else:
-                for step in layerwise(model, calib, last=max(_layer_of(s) for s in order if needs(s)), progress=progress):
-                    for s in [s for s in order if _layer_of(s) == step.index]:
+                for step in layerwise(model, calib, last=max(layer_index(s) for s in order if needs(s)), progress=progress):
+                    for s in [s for s in order if layer_index(s) == step.index]:
                         m = step.moments(*_site_taps([s]))[s.name] if needs(s) else None
                         rows.append(_prune_site(s, m, amt(s), score, comp(s), damp, gen))
                 rows += [_prune_site_at(model, s, None, amt(s), score, None, damp, gen) for s in order if not s.stale]

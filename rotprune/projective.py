@@ -11,16 +11,16 @@ from torch import nn
 import pandas as pd
 from .core import weight_matrix, set_weight_matrix, add_to_bias, in_features, Tap, collect_moments
 from .invariance import Site, find_sites, site_moments
-from .select import select_sites, validate_amount, keep_count, make_report, site_params, guarded, validate_calib
+from .select import (select_sites, validate_amount, keep_count, make_report, site_params, guarded, validate_calib,
+                             ALLOCATIONS)
 from .eval import param_count
-from .pipeline import ALLOCATIONS
 from .arch import RopeQKSite
 
 # %% auto #0
 __all__ = ['KINDS', 'REDISTRIBUTIONS', 'QK_METHODS', 'ridge_inverse', 'coefficients', 'distances', 'Selection',
            'select_projective', 'select_naive', 'select_closed', 'redistribute_multiplicative', 'redistribute_additive',
            'site_rows', 'projective_prune', 'select_global', 'qk_heads', 'write_qk', 'qk_truncate', 'qk_moments',
-           'qk_prune', 'rope_planes']
+           'qk_prune', 'rope_planes', 'demo']
 
 # %% ../nbs/05_projective.ipynb #091b9c34
 def _matrix(W, what:str='W') -> torch.Tensor:
@@ -713,3 +713,22 @@ def _rope_select(s:Site, amount:float, method:str, gen:torch.Generator):
     score = torch.rand(K, d // 2, generator=gen, dtype=torch.float64) if method == 'random' else rows.norm(dim=-1)
     if r < d // 2: s.prune(_plane_keep(K, d, score.argsort(1, descending=True)[:, :r].sort(1).values))
     return K * d, K * 2 * r
+
+# %% ../nbs/05_projective.ipynb #86645f65
+def demo(n_calib:int=64, n_eval:int=32, amount:float=0.3) -> list[dict]:
+    "Concept 5 on the bundled MiniLM: projective pruning of `amount` of the MLP neurons, the paper's rule and the data-aware variants."
+    import copy, random
+    from rotprune.data import minilm, text_batches, pydoc_passages
+    from rotprune.eval import embeddings, embedding_fidelity, param_count
+    model, tok = minilm()
+    calib = text_batches(tok, random.Random(0).sample(pydoc_passages('calib'), n_calib), batch_size=16, max_length=32)
+    ev = text_batches(tok, random.Random(0).sample(pydoc_passages('eval'), n_eval), batch_size=16, max_length=64)
+    ref, n0, rows = embeddings(model, ev), param_count(model), []
+    for what, kw in (('weights only, multiplicative redistribution (paper)', dict(redistribute='multiplicative')),
+                     ('data-aware, no redistribution', dict(redistribute=None, data_aware=True)),
+                     ('data-aware, additive redistribution', dict(redistribute='additive', data_aware=True))):
+        m, _ = projective_prune(copy.deepcopy(model), calib, amount, sites='mlp', **kw)
+        rows.append({'concept': '5 projective', 'what': f'{amount:.0%} of MLP neurons, {what}',
+                     'result': f"embedding cosine {embedding_fidelity(ref, embeddings(m, ev)):.3f}, "
+                               f"params {n0 / 1e6:.1f}M -> {param_count(m) / 1e6:.1f}M"})
+    return rows

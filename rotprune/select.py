@@ -10,15 +10,15 @@ import torch
 from torch import nn
 import pandas as pd
 from .core import Moments, check_batch, check_calib, run_batch, model_device
-from .invariance import Site, Sites, find_sites
-from .arch import get_adapter, sync_config
+from .sites import Site, Sites
+from .arch import get_adapter, sync_config, find_sites
 from .eval import param_count, model_output, context_length
 from .layerwise import rebind_forwards
 
 # %% auto #0
-__all__ = ['IMPORTANCE', 'NEEDS_STATS', 'REPORT_COLUMNS', 'select_sites', 'validate_amount', 'keep_count', 'amount_for_params',
-           'Importance', 'register_importance', 'unit_scores', 'site_params', 'make_report', 'guarded',
-           'validate_calib']
+__all__ = ['ALLOCATIONS', 'IMPORTANCE', 'NEEDS_STATS', 'REPORT_COLUMNS', 'select_sites', 'validate_amount', 'keep_count',
+           'amount_for_params', 'Importance', 'register_importance', 'unit_scores', 'site_params', 'make_report',
+           'guarded', 'validate_calib']
 
 # %% ../nbs/00e_select.ipynb #f42fcd79
 def select_sites(model:nn.Module, # the model whose sites to choose
@@ -47,6 +47,8 @@ def select_sites(model:nn.Module, # the model whose sites to choose
     return Sites([s for s in found if id(s) in seen], found.skipped)
 
 # %% ../nbs/00e_select.ipynb #3002bac2
+ALLOCATIONS = ('uniform', 'global')  # the same fraction in every site, or one budget with one order across sites
+
 def validate_amount(amount) -> float:
     "`amount` as a float in [0, 1), or a `ValueError`."
     if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or not 0 <= amount < 1:

@@ -18,7 +18,7 @@ from .eval import param_count
 
 # %% auto #0
 __all__ = ['PRUNERS', 'n_pruned', 'prune_mask', 'magnitude', 'wanda', 'layer_error', 'sparsegpt', 'linears', 'shared_inputs',
-           'sparsify', 'weight_inputs', 'layer_chain', 'weight_layers', 'chain_input', 'sq_sums',
+           'weight_columns', 'sparsify', 'weight_inputs', 'layer_chain', 'weight_layers', 'chain_input', 'sq_sums',
            'weight_input_moments']
 
 # %% ../nbs/06a_sparsify.ipynb #9a707dbd
@@ -241,7 +241,9 @@ def _prune_layer(step, method, sparsity, nm, pattern, kw) -> list[dict]:
                             ', '.join(x for x in g if x != n) or None) for n in g]
     return rows
 
-def _width(m:nn.Module) -> int: return m.weight.numel() // out_features(m)  # columns of `weight_matrix`
+def weight_columns(m:nn.Module) -> int:
+    "The number of columns of `weight_matrix(m)` (inputs x kernel positions for a convolution)."
+    return m.weight.numel() // out_features(m)
 
 def _prunable(model:nn.Module, ad) -> dict:
     "The weight layers `sparsify` prunes, by report name: every linear of every block, or every Linear/Conv2d of a Sequential."
@@ -277,7 +279,7 @@ def sparsify(model:nn.Module, # a transformer of a family in `rotprune.arch`, or
     dense = _left_dense(model, layers) if ad.family == 'sequential' else []
     if dense: warnings.warn(f"sparsify prunes the weights of nn.Linear and nn.Conv2d only; left dense: {', '.join(dense)}")
     for n, m in layers.items():
-        if nm is not None and _width(m) % nm[1]: raise ValueError(f"{n}: {_width(m)} inputs are not a multiple of M={nm[1]}")
+        if nm is not None and weight_columns(m) % nm[1]: raise ValueError(f"{n}: {weight_columns(m)} inputs are not a multiple of M={nm[1]}")
     before, rows = param_count(model), []
     kw = dict(blocksize=blocksize, damp=damp) if method == 'sparsegpt' else {}
     pattern = f'{nm[0]}:{nm[1]}' if nm else f'{sparsity:.0%}'
@@ -360,7 +362,7 @@ def _prune_chain(model, calib, method, sparsity, nm, pattern, kw, progress=False
         for name, mod in tqdm(layer_chain(model), desc='layers', disable=not progress, leave=False):
             if isinstance(mod, (nn.Linear, nn.Conv2d)):
                 if method == 'sparsegpt':
-                    st = Moments(_width(mod), device=mod.weight.device, name=name)
+                    st = Moments(weight_columns(mod), device=mod.weight.device, name=name)
                     for x in xs: _update(st, weight_inputs(mod, x))
                     H = st.gram
                 else: H = sum(sq_sums(mod, x) for x in xs) if xs else None  # Wanda needs only Σ x², magnitude nothing
@@ -379,7 +381,7 @@ def weight_input_moments(model:nn.Sequential, # an nn.Sequential MLP/CNN (not ch
     layers = weight_layers(model)
     calib = validate_calib(calib)
     xs = [chain_input(b, i) for i, b in enumerate(calib)]
-    st = {n: Moments(_width(m), device=m.weight.device, name=n, diagonal=diagonal) for n, m in layers.items()}
+    st = {n: Moments(weight_columns(m), device=m.weight.device, name=n, diagonal=diagonal) for n, m in layers.items()}
     hooks = [m.register_forward_pre_hook(lambda mod, args, n=n: _update(st[n], weight_inputs(mod, args[0]))) for n, m in layers.items()]
     was = model.training; model.eval()
     try:

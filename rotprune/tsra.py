@@ -11,7 +11,8 @@ import torch
 from torch import nn
 from .core import train_seed
 from .invariance import Group, find_sites, rotate_sites
-from .bench import cache_dir, lr_schedule, random_crop_flip, train_classifier  # (re-exported from here too)
+from .data import cache_dir
+from .bench import lr_schedule, random_crop_flip, train_classifier  # (re-exported from here too)
 
 # %% auto #0
 __all__ = ['VGG16_CFG', 'QUICK', 'QUICK_RECIPES', 'CIFAR_RECIPES', 'TSRA', 'RMSNorm2d', 'tsra_vgg16', 'relu_vgg16', 'tsra_mlp',

@@ -1,0 +1,102 @@
+"""The layering of rotprune, enforced: every module imports only from its own layer or the layers below it, the
+import graph has no cycle, and no module imports another module's private names. Imports inside functions count."""
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / 'rotprune'
+
+# (layer, modules, what it is responsible for), from the bottom up
+LAYERS = [
+    ('primitives', ('core', 'data', 'eval', 'bench'), 'tensors and modules, data and models, metrics, training loops, tables and figures'),
+    ('sites', ('sites',), 'the vocabulary of hidden spaces: Group, Port, Site, Sites'),
+    ('arch', ('arch',), "the adapters: the only place that knows transformers' module names and accelerate's hooks"),
+    ('layerwise', ('layerwise',), 'one block at a time, and models offloaded by accelerate'),
+    ('select', ('select',), 'choosing sites, keep counts, the importance protocol, reports, the guard'),
+    ('concepts', ('invariance', 'tsra', 'pca', 'procrustes', 'projective', 'sparsify', 'entropy'), 'the maths of each chapter'),
+    ('pipeline', ('pipeline',), 'recipes, prune(), save and load'),
+    ('experiments', ('experiments',), "the chapters' sweeps and studies"),
+    ('cli', ('cli',), 'the command line'),
+]
+LAYER_OF = {m: i for i, (_, mods, _) in enumerate(LAYERS) for m in mods}
+
+
+def modules() -> list:
+    return sorted(p.stem for p in PKG.glob('*.py') if not p.stem.startswith('_'))
+
+
+def imports(source: str, me: str) -> list:
+    "(module imported, names imported from it, line) for every import of a rotprune module in `source`."
+    out = []
+    for n in ast.walk(ast.parse(source)):
+        if isinstance(n, ast.ImportFrom):
+            mod = ('rotprune.' if n.level else '') + (n.module or '') if n.level <= 1 else None
+            if n.level == 1 and not n.module: mod = 'rotprune'
+            if mod is None: raise AssertionError(f"{me}: relative import beyond the package at line {n.lineno}")
+            parts = mod.split('.')
+            if parts[0] != 'rotprune': continue
+            if len(parts) == 1:  # from rotprune import x
+                for a in n.names: out.append((a.name, (), n.lineno))
+            else: out.append((parts[1], tuple(a.name for a in n.names), n.lineno))
+        elif isinstance(n, ast.Import):
+            for a in n.names:
+                parts = a.name.split('.')
+                if parts[0] == 'rotprune' and len(parts) > 1: out.append((parts[1], (), n.lineno))
+    return out
+
+
+def graph(sources: dict) -> dict:
+    "{module: [(imported module, names, line)]} for `sources` ({module: source text})."
+    return {m: [(t, names, line) for t, names, line in imports(s, m) if t != m] for m, s in sources.items()}
+
+
+def violations(sources: dict) -> list:
+    "Every breach of the layering in `sources`, as a sentence."
+    g, bad = graph(sources), []
+    for m in sources:
+        if m not in LAYER_OF: bad.append(f"{m} is in no layer: add it to LAYERS in tests/test_layers.py"); continue
+        for t, names, line in g[m]:
+            if t not in LAYER_OF: bad.append(f"{m}:{line} imports {t}, which is in no layer"); continue
+            if LAYER_OF[t] > LAYER_OF[m]:
+                bad.append(f"{m}:{line} imports {t}: {LAYERS[LAYER_OF[m]][0]} may not import from {LAYERS[LAYER_OF[t]][0]}, a layer above it")
+            for a in names:
+                if a.startswith('_') and not a.startswith('__'): bad.append(f"{m}:{line} imports the private name {a} of {t}")
+    # cycles, within a layer too (an edge to a higher layer is reported above)
+    state = {}
+    def visit(m, path):
+        state[m] = 1
+        for t, _, _ in g.get(m, []):
+            if t not in sources: continue
+            if state.get(t) == 1: bad.append('import cycle: ' + ' -> '.join(path[path.index(t):] + [t]))
+            elif t not in state: visit(t, path + [t])
+        state[m] = 2
+    for m in sorted(sources):
+        if m not in state: visit(m, [m])
+    return bad
+
+
+def test_layers():
+    sources = {m: (PKG / f'{m}.py').read_text() for m in modules()}
+    assert set(LAYER_OF) == set(sources), f"LAYERS and the package differ: {set(LAYER_OF) ^ set(sources)}"
+    bad = violations(sources)
+    assert not bad, '\n'.join(bad)
+
+
+@pytest.mark.parametrize('sources,expected', [
+    ({'core': 'from .select import keep_count', 'select': ''}, 'primitives may not import from select'),
+    ({'arch': 'def f():\n    from rotprune.layerwise import check_loaded', 'layerwise': ''}, 'arch may not import from layerwise'),
+    ({'pca': 'from .procrustes import _consumer', 'procrustes': ''}, 'private name _consumer of procrustes'),
+    ({'pca': 'from .tsra import x', 'tsra': 'import rotprune.pca'}, 'import cycle'),
+    ({'pca': 'from rotprune import pipeline', 'pipeline': ''}, 'concepts may not import from pipeline'),
+    ({'newmod': ''}, 'newmod is in no layer'),
+])
+def test_layers_catches(sources, expected):
+    "The check finds each kind of breach, inside functions too."
+    assert any(expected in v for v in violations(sources)), violations(sources)
+
+
+def test_layer_table():
+    "Each module in exactly one layer."
+    mods = [m for _, ms, _ in LAYERS for m in ms]
+    assert len(mods) == len(set(mods))
