@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 # %% auto #0
-__all__ = ['ADAPTERS', 'QK_OPT_IN', 'ROPE_SLIM', 'UnsupportedModelError', 'register_adapter', 'get_adapter', 'offload_hook', 'offloaded_modules', 'is_offloaded', 'allow_offloaded', 'check_loaded', 'Adapter', 'SequentialAdapter', 'is_fused', 'find_sites', 'BertAdapter', 'GPT2Adapter', 'kv_cache', 'GPT2QKSlimAttention', 'set_qk_head_dim', 'QKSite', 'LlamaAdapter', 'RopeQKSlimAttention', 'LlamaQKSlimAttention', 'MistralQKSlimAttention', 'Qwen2QKSlimAttention', 'set_qk_planes', 'RopeQKSite', 'describe', 'is_gguf_loaded', 'gguf_as_plain', 'layer_shapes', 'config_mismatches', 'sync_config', 'config_describes_weights', 'BertValueSlimSelfAttention', 'set_value_head_size', 'value_attention', 'is_bert_value', 'value_dims_site']
+__all__ = ['ADAPTERS', 'QK_OPT_IN', 'ROPE_SLIM', 'UnsupportedModelError', 'register_adapter', 'get_adapter', 'offload_hook', 'offloaded_modules', 'is_offloaded', 'allow_offloaded', 'check_loaded', 'accelerate_hooks', 'attn_implementation', 'uninitialised', 'tied_weight_keys', 'forget_tied_weights', 'Adapter', 'SequentialAdapter', 'is_fused', 'find_sites', 'BertAdapter', 'GPT2Adapter', 'kv_cache', 'GPT2QKSlimAttention', 'set_qk_head_dim', 'QKSite', 'LlamaAdapter', 'RopeQKSlimAttention', 'LlamaQKSlimAttention', 'MistralQKSlimAttention', 'Qwen2QKSlimAttention', 'set_qk_planes', 'RopeQKSite', 'describe', 'is_gguf_loaded', 'gguf_as_plain', 'layer_shapes', 'config_mismatches', 'sync_config', 'config_describes_weights', 'BertValueSlimSelfAttention', 'set_value_head_size', 'value_attention', 'is_bert_value', 'value_dims_site']
 
 # %% ../nbs/00c_arch.ipynb #bd7dc736
 class UnsupportedModelError(ValueError):
@@ -92,6 +92,38 @@ def check_loaded(model:nn.Module):
                                     "function needs all its weights in memory; offloaded models are pruned layer by layer: "
                                     "rotprune.pipeline.prune with a layer-by-layer recipe, rcpu_prune or sparsify")
 
+
+# %% ../nbs/00c_arch.ipynb #a0514238
+def accelerate_hooks(m:nn.Module) -> list:
+    "The accelerate hooks on `m` (a SequentialHook's parts too): their weight maps are where offloaded weights live."
+    h = getattr(m, '_hf_hook', None)
+    return [] if h is None else [h, *getattr(h, 'hooks', [])]
+
+# %% ../nbs/00c_arch.ipynb #75eff855
+def attn_implementation(obj) -> str|None:
+    "The attention implementation ('eager', 'sdpa', ...) a model or a config runs with."
+    return getattr(getattr(obj, 'config', obj), '_attn_implementation', None)
+
+# %% ../nbs/00c_arch.ipynb #095f5fe2
+def uninitialised(cls, # a transformers model class
+                  config, # its config (changed: `attn` is recorded in it)
+                  attn:str|None=None, # attention implementation to run with
+                 ) -> nn.Module:
+    "A model of class `cls` for `config` whose weights are not initialised (they are loaded next)."
+    from transformers.initialization import no_init_weights
+    if attn: config._attn_implementation = attn
+    with no_init_weights(): return cls(config)
+
+# %% ../nbs/00c_arch.ipynb #204a73e8
+def tied_weight_keys(model:nn.Module) -> set:
+    "The parameter names transformers ties to another parameter of `model` (stored once, loaded once)."
+    return set((getattr(model, '_tied_weights_keys', None) or {}).keys())
+
+def forget_tied_weights(model:nn.Module) -> nn.Module:
+    "Record in `model` and its config that its embeddings are no longer tied (after the head got its own copy)."
+    if hasattr(model.config, 'tie_word_embeddings'): model.config.tie_word_embeddings = False
+    if hasattr(model, '_tied_weights_keys'): model._tied_weights_keys = None
+    return model
 
 # %% ../nbs/00c_arch.ipynb #f42a8cc1
 class Adapter:

@@ -47,6 +47,25 @@ def random_crop_flip(x:torch.Tensor, # a batch (B, C, H, W)
         x = torch.where(f[:, None, None, None], x.flip(3), x)
     return x.contiguous()
 
+# %% ../nbs/00f_bench.ipynb #9fc6d6c9
+def _save_training(path:Path, state:dict):
+    "Write a training state to `path` atomically: a temporary file beside it, then a rename (an interrupted save keeps the last one)."
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    try: torch.save(state, tmp); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+
+def _resume(path:Path, sig:dict, model:nn.Module, opt, sched, g:torch.Generator) -> dict:
+    "Load a training state saved by `train_classifier` into the model, optimiser, schedule and generators; refuse another run's."
+    st = torch.load(path, map_location='cpu', weights_only=False)
+    if st.get('signature') != sig:
+        diff = {k: (st.get('signature', {}).get(k), v) for k, v in sig.items() if st.get('signature', {}).get(k) != v}
+        raise ValueError(f"{path} holds the state of another training run (saved, asked: {diff}); delete it or choose another checkpoint file")
+    model.load_state_dict(st['model']); opt.load_state_dict(st['opt']); sched.load_state_dict(st['sched'])
+    g.set_state(st['g']); torch.set_rng_state(st['rng'])
+    if st.get('cuda_rng') is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda_rng'])
+    return st
+
 # %% ../nbs/00f_bench.ipynb #626c1227
 def _check_data(data:dict, steps:int, batch_size:int, eval_every:int, optimizer:str):
     for k in ('train', 'val'):
@@ -71,9 +90,13 @@ def train_classifier(model:nn.Module, # the network (trained in place; the best 
                      seed:int=0,
                      device=None, # default: the model's device
                      progress:bool=True, # show a progress bar
-                     desc:str='train') -> dict:
-    "Train with AdamW/SGD, warm-up + cosine, clipping; keep the checkpoint with the best validation accuracy."
+                     desc:str='train',
+                     checkpoint=None, # a file: the whole training state is saved there every `checkpoint_every` steps, and a run resumes from it
+                     checkpoint_every:int=1000, # steps between two saves of `checkpoint`
+                    ) -> dict:
+    "Train with AdamW/SGD, warm-up + cosine, clipping; keep the checkpoint with the best validation accuracy; resumable."
     _check_data(data, steps, batch_size, eval_every, optimizer)
+    if checkpoint_every < 1: raise ValueError(f"checkpoint_every must be >= 1, not {checkpoint_every!r}")
     xtr, ytr = data['train']
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(dev)
@@ -81,10 +104,15 @@ def train_classifier(model:nn.Module, # the network (trained in place; the best 
     opt = (torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay) if optimizer == 'adamw' else
            torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_schedule(s, steps, warmup))
-    hist = {'step': [], 'train_loss': [], 'val_acc': []}
-    best, best_acc, best_step, losses, order, pos = None, -1., 0, [], torch.randperm(len(xtr), generator=g), 0
-    t0 = time.time()
-    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress, leave=False)
+    sig = dict(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, optimizer=optimizer, clip=clip,
+               eval_every=eval_every, seed=seed, n_train=len(xtr), params=sum(p.numel() for p in model.parameters()))
+    st = dict(hist={'step': [], 'train_loss': [], 'val_acc': []}, best=None, best_acc=-1., best_step=0, losses=[],
+              order=torch.randperm(len(xtr), generator=g), pos=0, step=0, seconds=0.)
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.exists(): st = _resume(ckpt, sig, model, opt, sched, g)
+    hist, best, best_acc, best_step, losses, order, pos = (st[k] for k in ('hist', 'best', 'best_acc', 'best_step', 'losses', 'order', 'pos'))
+    t0 = time.time() - st['seconds']
+    bar = tqdm(range(st['step'] + 1, steps + 1), desc=desc, disable=not progress, leave=False)
     for step in bar:
         if pos + batch_size > len(xtr): order, pos = torch.randperm(len(xtr), generator=g), 0
         idx = order[pos:pos + batch_size]; pos += batch_size
@@ -101,7 +129,13 @@ def train_classifier(model:nn.Module, # the network (trained in place; the best 
             losses = []
             if acc > best_acc: best_acc, best_step, best = acc, step, copy.deepcopy(model.state_dict())
             bar.set_postfix(loss=f"{hist['train_loss'][-1]:.3f}", val=f"{acc:.3f}")
+        if ckpt is not None and step % checkpoint_every == 0 and step < steps:
+            _save_training(ckpt, dict(signature=sig, model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
+                                      g=g.get_state(), rng=torch.get_rng_state(), cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                                      hist=hist, best=best, best_acc=best_acc, best_step=best_step, losses=losses, order=order, pos=pos,
+                                      step=step, seconds=time.time() - t0))
     model.load_state_dict(best); model.eval()
+    if ckpt is not None: ckpt.unlink(missing_ok=True)  # finished: the caller keeps the result, not the training state
     return hist | {'best_step': best_step, 'best_val_acc': best_acc, 'seconds': time.time() - t0}
 
 # %% ../nbs/00f_bench.ipynb #52f0ab76

@@ -182,12 +182,12 @@ def add_to_bias(m:nn.Module, b:torch.Tensor) -> nn.Module:
 OFFLOADED_OK = contextvars.ContextVar('rotprune_offloaded_ok', default=False)  # True inside `rotprune.layerwise.allow_offloaded`
 
 def model_device(model:nn.Module) -> torch.device:
-    "The device of the model's first loaded parameter (an accelerate hook's execution device when that is offloaded; CPU without parameters)."
+    "The device of the model's first loaded parameter (for a model offloaded by accelerate, the device its `hf_device_map` runs it on; CPU without parameters)."
     p = next(model.parameters(), None)
-    if p is not None and p.is_meta:  # offloaded by accelerate: inputs go where its hooks run the model
-        dev = next((h.execution_device for m in model.modules() if (h := getattr(m, '_hf_hook', None)) is not None
-                    and getattr(h, 'execution_device', None) is not None), None)
-        return torch.device(dev) if dev is not None else p.device
+    if p is not None and p.is_meta:  # offloaded: accelerate runs every module on the map's first device that is not 'cpu' or 'disk'
+        dm = getattr(model, 'hf_device_map', None)
+        if dm: return torch.device(next((d for d in dm.values() if d not in ('cpu', 'disk')), 'cpu'))
+        return p.device
     return p.device if p is not None else torch.device('cpu')
 
 def to_device(batch, device):

@@ -14,7 +14,7 @@ from .core import (random_orthogonal, orthogonality_error, rotate_out, rotate_in
                            select_features, out_features, in_features, Tap, collect_moments, weight_matrix,
                            set_weight_matrix, add_to_bias)
 from .sites import Group, RMSNorm, module_group, Port, Site, Sites, sequential_sites
-from .arch import get_adapter, sync_config, is_fused, find_sites
+from .arch import get_adapter, sync_config, is_fused, find_sites, forget_tied_weights
 
 # %% auto #0
 __all__ = ['untie_embeddings', 'fuse_norms', 'site_moments', 'rotate_sites', 'check_invariance', 'demo']
@@ -40,9 +40,7 @@ def untie_embeddings(model:nn.Module) -> nn.Module:
     head, emb = model.get_output_embeddings(), model.get_input_embeddings()
     if head is not None and head.weight is emb.weight:
         head.weight = nn.Parameter(emb.weight.detach().clone())
-    if hasattr(model.config, 'tie_word_embeddings'): model.config.tie_word_embeddings = False
-    if hasattr(model, '_tied_weights_keys'): model._tied_weights_keys = None
-    return model
+    return forget_tied_weights(model)
 
 def fuse_norms(model:nn.Module) -> nn.Module:
     "Fold every residual-stream norm's scale (and shift) into its readers, mean-centre LayerNorm streams, and replace the norms by scale-free `RMSNorm` (in place)."

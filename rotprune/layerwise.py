@@ -32,25 +32,25 @@ def _no_cache(v):
 def block_inputs(model:nn.Module, # a transformer of a family in `rotprune.arch`
                  calib:list, # calibration batches
                 ) -> list:
-    "One dense pass: per batch [first block's hidden states, other args, kwargs, attention mask]; raises if the model overflows."
+    "The inputs of the first block, per batch: [hidden states, other args, kwargs, attention mask] (the model runs no further)."
     check_calib(calib)
-    blocks, got, out, stop = get_adapter(model).blocks(), [], [], is_offloaded(model)
+    blocks, got, out = get_adapter(model).blocks(), [], []
     def hook(mod, args, kwargs):
         got.append((args, kwargs))
-        if stop: raise _Stop  # offloaded: do not stream every block from disk just to check the output
+        raise _Stop  # the blocks themselves run later, one at a time
     h = blocks[0].register_forward_pre_hook(hook, with_kwargs=True)
     try:
         with torch.no_grad():
             for i, b in enumerate(calib):
                 mask = check_batch(b, i)
-                try:
-                    if not torch.isfinite(model_output(run_batch(model, b))).all():
-                        raise ValueError(f"the dense model gives NaN or inf on calibration batch {i}; nothing was changed")
+                try: run_batch(model, b)
                 except _Stop: pass
+                if not got: raise ValueError(f"calibration batch {i} never reached the first block")
                 args, kw = got.pop()
                 kw = {k: _no_cache(v) for k, v in kw.items()}
                 if 'use_cache' in kw: kw['use_cache'] = False
                 hs = kw.pop('hidden_states') if not args else args[0]
+                if not torch.isfinite(hs).all(): raise ValueError(f"the embeddings give NaN or inf on calibration batch {i}; nothing was changed")
                 out.append([hs, tuple(_no_cache(a) for a in args[1:]), kw, mask])
     finally: h.remove()
     if not out: raise ValueError("empty calibration set: `calib` yielded no batches")

@@ -9,12 +9,11 @@ from pathlib import Path
 import torch
 from torch import nn
 import transformers
-from transformers.initialization import no_init_weights
 from safetensors.torch import load_file
 from .core import add_to_bias, out_features
 from .invariance import RMSNorm, find_sites, untie_embeddings
 from .arch import (get_adapter, sync_config, config_describes_weights, layer_shapes, UnsupportedModelError, ADAPTERS,
-                           gguf_as_plain)
+                           gguf_as_plain, attn_implementation, uninitialised, tied_weight_keys)
 from .layerwise import offload_aware, is_offloaded, block_onloaded
 
 # %% auto #0
@@ -106,7 +105,7 @@ def save_pruned(model:nn.Module, # a (pruned) Hugging Face model of a family in 
         if tokenizer is not None: tokenizer.save_pretrained(tmp)
         if info is not None: (tmp / 'rotprune.json').write_text(json.dumps(info, indent=1))
         files = sorted(p for p in tmp.rglob('*') if p.is_file())
-        manifest = {'format': 1, 'attn_implementation': getattr(model.config, '_attn_implementation', None),
+        manifest = {'format': 1, 'attn_implementation': attn_implementation(model),
                     'files': {p.relative_to(tmp).as_posix(): {'bytes': p.stat().st_size, 'sha256': _sha256(p)} for p in files}}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         _swap_in(tmp, path, overwrite)
@@ -195,13 +194,12 @@ def load_pruned(path, # a directory written by `save_pruned` (or any Hugging Fac
     kw = {'attn_implementation': attn_implementation} if attn_implementation else {}
     if not info: return cls.from_pretrained(path, **kw).to(device or 'cpu').eval()
     dense = copy.deepcopy(cfg); del dense.rotprune
-    if attn_implementation: dense._attn_implementation = attn_implementation
     sd = _state_dict(path, manifest)
-    with no_init_weights(): model = cls(dense)
+    model = uninitialised(cls, dense, attn_implementation)
     model.to(next(iter(sd.values())).dtype)
     _rebuild(model, info)
     missing, unexpected = model.load_state_dict(sd, strict=False)
-    tied = set((getattr(model, '_tied_weights_keys', None) or {}).keys()) if getattr(dense, 'tie_word_embeddings', False) else set()
+    tied = tied_weight_keys(model) if getattr(dense, 'tie_word_embeddings', False) else set()
     if unexpected or set(missing) - tied:
         raise ValueError(f"{path}: the rebuilt model does not match the weights (missing {sorted(set(missing) - tied)[:5]}, "
                          f"unexpected {sorted(unexpected)[:5]})")
@@ -244,7 +242,7 @@ def check_roundtrips(models:dict, # {name: (model, batches)}: pruned models and 
             save_pruned(model, tmp / f'm{i}')
             torch.save(batches, tmp / f'b{i}.pt')
             jobs[name] = {'path': str(tmp / f'm{i}'), 'batches': str(tmp / f'b{i}.pt'), 'out': str(tmp / f'o{i}.pt'),
-                          'loader': 'load_pruned' if needs_rotprune(tmp / f'm{i}') else 'plain', 'attn': model.config._attn_implementation}
+                          'loader': 'load_pruned' if needs_rotprune(tmp / f'm{i}') else 'plain', 'attn': attn_implementation(model)}
         plain = [n for n, j in jobs.items() if j['loader'] == 'plain']
         for group in (plain, [n for n in jobs if n not in plain]):  # plain loads run with rotprune blocked
             if not group: continue

@@ -11,7 +11,7 @@ from torch import nn
 import pandas as pd
 from .core import Moments, check_batch, check_calib, run_batch, model_device
 from .sites import Site, Sites
-from .arch import get_adapter, sync_config, find_sites
+from .arch import get_adapter, sync_config, find_sites, accelerate_hooks
 from .eval import param_count, model_output, context_length
 from .layerwise import rebind_forwards
 
@@ -145,15 +145,10 @@ def _shallow(d:dict) -> dict:
     "A copy of a module's attribute dict whose inner dicts (parameters, buffers, submodules, hooks) are copies too."
     return {k: type(v)(v) if isinstance(v, dict) else v for k, v in d.items()}
 
-def _hooks(m:nn.Module) -> list:
-    "The accelerate hooks on `m` (a SequentialHook's parts too): their weight maps are where offloaded weights live."
-    h = getattr(m, '_hf_hook', None)
-    return [] if h is None else [h, *getattr(h, 'hooks', [])]
-
 def _snapshot(model:nn.Module):
     "What a failed change must put back into the caller's own objects: every module's class and attributes, every loaded tensor's value, the hooks' weight maps, the config."
     mods = [(m, type(m), _shallow(m.__dict__)) for m in model.modules()]  # the class too: slimming swaps it
-    hooks = [(h, dict(h.__dict__)) for m in model.modules() for h in _hooks(m)]  # offloaded weights: the maps, not copies
+    hooks = [(h, dict(h.__dict__)) for m in model.modules() for h in accelerate_hooks(m)]  # offloaded weights: the maps, not copies
     seen = {}
     for m in model.modules():
         for t in [*m._parameters.values(), *m._buffers.values()]:

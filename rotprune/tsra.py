@@ -16,7 +16,7 @@ from .bench import lr_schedule, random_crop_flip, train_classifier  # (re-export
 
 # %% auto #0
 __all__ = ['VGG16_CFG', 'QUICK', 'QUICK_RECIPES', 'CIFAR_RECIPES', 'TSRA', 'RMSNorm2d', 'tsra_vgg16', 'relu_vgg16', 'tsra_mlp',
-           'quick_tsra_vgg', 'quick_relu_vgg', 'cifar10_splits', 'train_cifar10', 'demo']
+           'quick_tsra_vgg', 'quick_relu_vgg', 'cifar10_splits', 'train_cifar10', 'cifar10_vgg', 'demo']
 
 # %% ../nbs/02_tsra.ipynb #b82ff115
 def _channel_dim(x:torch.Tensor) -> int:
@@ -215,6 +215,7 @@ def train_cifar10(kind:str='tsra', # 'tsra' or 'relu'
                   path=None, # checkpoint file (default: cache_dir() / f'{kind}_vgg16_cifar10.pt')
                   width:float=1.0, batch_size:int=1024, eval_every:int=200, seed:int=0, device=None,
                   progress:bool=True, # show a progress bar
+                  checkpoint_every:int=1000, # steps between saves of the training state (`path` with suffix .ckpt); a new call resumes from it
                  ) -> tuple[nn.Module, dict]:
     "Train the full TSRA-VGG-16 or its ReLU control on CIFAR-10 with the authors' recipe; save and return (model, history)."
     if kind not in CIFAR_RECIPES: raise ValueError(f"kind must be 'tsra' or 'relu', not {kind!r}")
@@ -223,13 +224,35 @@ def train_cifar10(kind:str='tsra', # 'tsra' or 'relu'
     torch.manual_seed(seed)
     model = (tsra_vgg16 if kind == 'tsra' else relu_vgg16)(num_classes=10, width=width, in_channels=data['train'][0].shape[1])
     model.to(device or default_device())
-    hist = train_classifier(model, data, steps=steps, batch_size=batch_size, eval_every=eval_every, seed=seed,
-                            augment=lambda xb, g: random_crop_flip(xb, pad=4, flip=True, generator=g),
-                            progress=progress, desc=f'{kind}-vgg16 cifar10', **CIFAR_RECIPES[kind])
     path = Path(path) if path is not None else cache_dir() / f'{kind}_vgg16_cifar10.pt'
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({'state_dict': model.state_dict(), 'history': hist, 'width': width, 'steps': steps}, path)
+    hist = train_classifier(model, data, steps=steps, batch_size=batch_size, eval_every=eval_every, seed=seed,
+                            augment=lambda xb, g: random_crop_flip(xb, pad=4, flip=True, generator=g),
+                            progress=progress, desc=f'{kind}-vgg16 cifar10', checkpoint=path.with_suffix('.ckpt'),
+                            checkpoint_every=checkpoint_every, **CIFAR_RECIPES[kind])
+    tmp = path.with_name(f'.{path.name}.tmp')
+    torch.save({'state_dict': model.state_dict(), 'history': hist, 'width': width, 'steps': steps}, tmp); os.replace(tmp, path)
     return model, hist
+
+def cifar10_vgg(kind:str='tsra', # 'tsra' or 'relu'
+                train:bool=False, # train (or resume training) when no finished model is cached, instead of raising
+                device=None, # default: `default_device()`
+                **kwargs, # passed to `train_cifar10` when training
+               ) -> nn.Module:
+    "The CIFAR-10 VGG-16 of `kind`: loaded from the cache, else trained only when asked (hours on a GPU), never silently."
+    from rotprune.core import default_device
+    path = Path(kwargs.get('path') or cache_dir() / f'{kind}_vgg16_cifar10.pt')
+    if path.exists():
+        st = torch.load(path, map_location='cpu', weights_only=False)
+        model = (tsra_vgg16 if kind == 'tsra' else relu_vgg16)(num_classes=10, width=st.get('width', 1.0), in_channels=3)
+        model.load_state_dict(st['state_dict']); return model.to(device or default_device()).eval()
+    if not train:
+        resume = path.with_suffix('.ckpt')
+        raise FileNotFoundError(f"no trained {kind}-VGG-16 at {path}: training it takes 15-20 hours on a T4 (120k steps). Run "
+                                f"cifar10_vgg({kind!r}, train=True) or train_cifar10({kind!r}); it saves its state every 1,000 steps to "
+                                f"{resume}{' (found: it resumes from there)' if resume.exists() else ''}. On Colab, point ROTPRUNE_CACHE "
+                                "at a mounted Drive folder so that the state outlives the session.")
+    return train_cifar10(kind, device=device, **kwargs)[0].eval()
 
 # %% ../nbs/02_tsra.ipynb #5ad2e23f
 def demo() -> list[dict]:

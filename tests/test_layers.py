@@ -1,5 +1,6 @@
 """The layering of rotprune, enforced: every module imports only from its own layer or the layers below it, the
-import graph has no cycle, and no module imports another module's private names. Imports inside functions count."""
+import graph has no cycle, no module imports another module's private names, and only arch and layerwise touch
+transformers' and accelerate's internals. Imports inside functions count."""
 import ast
 from pathlib import Path
 
@@ -74,6 +75,42 @@ def violations(sources: dict) -> list:
     for m in sorted(sources):
         if m not in state: visit(m, [m])
     return bad
+
+
+# transformers' and accelerate's internals: only arch and layerwise may touch them
+INTERNALS_OK = ('arch', 'layerwise')
+PUBLIC_TRANSFORMERS = ('transformers', 'transformers.pytorch_utils', 'transformers.utils', 'transformers.utils.logging')
+PRIVATE_FIELDS = ('_hf_hook', '_attn_implementation', '_tied_weights_keys', 'hf_quantizer', '_hf_peft_config_loaded')
+
+
+def internals(source: str, me: str) -> list:
+    "Every use of transformers' or accelerate's internals in `source`: imports of their private modules, their private fields."
+    bad = []
+    for n in ast.walk(ast.parse(source)):
+        mods = [n.module or ''] if isinstance(n, ast.ImportFrom) and not n.level else [a.name for a in n.names] if isinstance(n, ast.Import) else []
+        for mod in mods:
+            if mod.split('.')[0] == 'accelerate' or (mod.split('.')[0] == 'transformers' and mod not in PUBLIC_TRANSFORMERS):
+                bad.append(f"{me}:{n.lineno} imports {mod}: only {' and '.join(INTERNALS_OK)} may")
+        if isinstance(n, ast.Attribute) and n.attr in PRIVATE_FIELDS: bad.append(f"{me}:{n.lineno} touches .{n.attr}")
+        if (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ('getattr', 'hasattr', 'setattr', 'delattr')
+                and len(n.args) > 1 and isinstance(n.args[1], ast.Constant) and n.args[1].value in PRIVATE_FIELDS):
+            bad.append(f"{me}:{n.lineno} touches {n.args[1].value!r}")
+    return bad
+
+
+def test_internals():
+    bad = [v for m in modules() if m not in INTERNALS_OK for v in internals((PKG / f'{m}.py').read_text(), m)]
+    assert not bad, '\n'.join(bad)
+
+
+@pytest.mark.parametrize('source,expected', [
+    ('from transformers.initialization import no_init_weights', 'imports transformers.initialization'),
+    ('def f(m):\n    import accelerate.hooks', 'imports accelerate.hooks'),
+    ("h = getattr(m, '_hf_hook', None)", "touches '_hf_hook'"),
+    ('m.config._attn_implementation = "eager"', 'touches ._attn_implementation'),
+])
+def test_internals_catches(source, expected):
+    assert any(expected in v for v in internals(source, 'x')), internals(source, 'x')
 
 
 def test_layers():
