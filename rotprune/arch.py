@@ -554,8 +554,9 @@ def gguf_as_plain(model:nn.Module):
     "Inside this block a model loaded from GGUF has no quantizer and no quantization config (it saves as a plain model); restored after."
     if not is_gguf_loaded(model): yield model; return
     q, qc = getattr(model, 'hf_quantizer', None), model.config.quantization_config
-    model.hf_quantizer = None; del model.config.quantization_config
-    try: yield model
+    try:
+        model.hf_quantizer = None; del model.config.quantization_config
+        yield model
     finally: model.hf_quantizer = q; model.config.quantization_config = qc
 
 # %% ../nbs/00c_arch.ipynb #b90bea4f

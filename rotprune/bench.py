@@ -4,7 +4,7 @@
 
 # %% ../nbs/00f_bench.ipynb #2d85549f
 from __future__ import annotations
-import copy, math, os, time
+import copy, hashlib, math, os, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -55,9 +55,18 @@ def _save_training(path:Path, state:dict):
     try: torch.save(state, tmp); os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
 
+def _fingerprint(*ts) -> str:
+    "A short hash of some tensors' shapes and of up to 4,096 evenly spaced values of each (a run's data and initial weights)."
+    h = hashlib.sha256()
+    for t in ts:
+        f = t.detach().flatten()
+        h.update(str((tuple(t.shape), str(t.dtype))).encode())
+        h.update(f[::max(1, len(f) // 4096)].cpu().double().numpy().tobytes())
+    return h.hexdigest()[:16]
+
 def _resume(path:Path, sig:dict, model:nn.Module, opt, sched, g:torch.Generator) -> dict:
-    "Load a training state saved by `train_classifier` into the model, optimiser, schedule and generators; refuse another run's."
-    st = torch.load(path, map_location='cpu', weights_only=False)
+    "Load a training state saved by `train_classifier` into the model, optimiser, schedule and generators; refuse another run's (before loading anything)."
+    st = torch.load(path, map_location='cpu', weights_only=True)
     if st.get('signature') != sig:
         diff = {k: (st.get('signature', {}).get(k), v) for k, v in sig.items() if st.get('signature', {}).get(k) != v}
         raise ValueError(f"{path} holds the state of another training run (saved, asked: {diff}); delete it or choose another checkpoint file")
@@ -93,6 +102,7 @@ def train_classifier(model:nn.Module, # the network (trained in place; the best 
                      desc:str='train',
                      checkpoint=None, # a file: the whole training state is saved there every `checkpoint_every` steps, and a run resumes from it
                      checkpoint_every:int=1000, # steps between two saves of `checkpoint`
+                     keep_checkpoint:bool=False, # keep `checkpoint` after the run (the caller deletes it once the result is safe)
                     ) -> dict:
     "Train with AdamW/SGD, warm-up + cosine, clipping; keep the checkpoint with the best validation accuracy; resumable."
     _check_data(data, steps, batch_size, eval_every, optimizer)
@@ -105,7 +115,8 @@ def train_classifier(model:nn.Module, # the network (trained in place; the best 
            torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_schedule(s, steps, warmup))
     sig = dict(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, optimizer=optimizer, clip=clip,
-               eval_every=eval_every, seed=seed, n_train=len(xtr), params=sum(p.numel() for p in model.parameters()))
+               eval_every=eval_every, seed=seed, data=_fingerprint(*data['train'], *data['val']),
+               model={k: tuple(v.shape) for k, v in model.state_dict().items()}, init=_fingerprint(*model.state_dict().values()))
     st = dict(hist={'step': [], 'train_loss': [], 'val_acc': []}, best=None, best_acc=-1., best_step=0, losses=[],
               order=torch.randperm(len(xtr), generator=g), pos=0, step=0, seconds=0.)
     ckpt = Path(checkpoint) if checkpoint is not None else None
@@ -135,7 +146,7 @@ def train_classifier(model:nn.Module, # the network (trained in place; the best 
                                       hist=hist, best=best, best_acc=best_acc, best_step=best_step, losses=losses, order=order, pos=pos,
                                       step=step, seconds=time.time() - t0))
     model.load_state_dict(best); model.eval()
-    if ckpt is not None: ckpt.unlink(missing_ok=True)  # finished: the caller keeps the result, not the training state
+    if ckpt is not None and not keep_checkpoint: ckpt.unlink(missing_ok=True)  # finished: the caller keeps the result
     return hist | {'best_step': best_step, 'best_val_acc': best_acc, 'seconds': time.time() - t0}
 
 # %% ../nbs/00f_bench.ipynb #52f0ab76

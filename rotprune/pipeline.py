@@ -105,6 +105,7 @@ def save_pruned(model:nn.Module, # a (pruned) Hugging Face model of a family in 
         if tokenizer is not None: tokenizer.save_pretrained(tmp)
         if info is not None: (tmp / 'rotprune.json').write_text(json.dumps(info, indent=1))
         files = sorted(p for p in tmp.rglob('*') if p.is_file())
+        for p in files: p.chmod(0o666 & ~umask)  # as any new file: transformers writes its weights 0600
         manifest = {'format': 1, 'attn_implementation': attn_implementation(model),
                     'files': {p.relative_to(tmp).as_posix(): {'bytes': p.stat().st_size, 'sha256': _sha256(p)} for p in files}}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
@@ -476,11 +477,14 @@ def load_named(name:str, # see below
                progress:bool=True, # a progress bar while a pocket model trains (first use)
               ):
     "(model, tokenizer) for 'minilm', 'smollm2', 'pocket-llama', 'pocket-gpt2', 'tiny-<family>' (no tokenizer), a .gguf file, a directory, or a hub id."
-    from rotprune.data import minilm, pocket_lm, tiny_model, hf_model, TINY_ARCHS, POCKET_FAMILIES, smollm2, smollm2_gguf, gguf_model, GGUF_SUPPORTED
-    if name == 'smollm2' or name.endswith('.gguf'):  # dequantised once into a plain directory in the cache, then loaded from it
-        gguf = smollm2_gguf() if name == 'smollm2' else Path(name)
-        families = tuple(f for f in GGUF_SUPPORTED if f in ADAPTERS)
-        return gguf_model(gguf, families=families, **(offload_kwargs(max_memory, offload_folder) if max_memory is not None else {}))
+    from rotprune.data import minilm, pocket_lm, tiny_model, hf_model, TINY_ARCHS, POCKET_FAMILIES, smollm2, smollm2_gguf, gguf_model, gguf_dir, GGUF_SUPPORTED
+    from rotprune.core import is_full
+    if name == 'smollm2' or name.endswith('.gguf'):  # a GGUF is dequantised once into a plain directory in the cache
+        kw = offload_kwargs(max_memory, offload_folder) if max_memory is not None else {}
+        if name == 'smollm2' and is_full(): return smollm2(**kw)  # full mode: the original weights from the hub
+        gguf, families = smollm2_gguf() if name == 'smollm2' else Path(name), tuple(f for f in GGUF_SUPPORTED if f in ADAPTERS)
+        if kw: gguf_dir(gguf, families, convert=False)  # converting needs the whole model in memory: refuse that before it starts
+        return gguf_model(gguf, families=families, **kw)
     if max_memory is not None:
         if not Path(name).is_dir() and (name in ('minilm',) or name.startswith(('pocket-', 'tiny-'))):
             raise ValueError(f"--max-memory applies to a model directory, a .gguf file, 'smollm2' or a hub id, not to {name!r}")

@@ -229,9 +229,10 @@ def train_cifar10(kind:str='tsra', # 'tsra' or 'relu'
     hist = train_classifier(model, data, steps=steps, batch_size=batch_size, eval_every=eval_every, seed=seed,
                             augment=lambda xb, g: random_crop_flip(xb, pad=4, flip=True, generator=g),
                             progress=progress, desc=f'{kind}-vgg16 cifar10', checkpoint=path.with_suffix('.ckpt'),
-                            checkpoint_every=checkpoint_every, **CIFAR_RECIPES[kind])
+                            checkpoint_every=checkpoint_every, keep_checkpoint=True, **CIFAR_RECIPES[kind])
     tmp = path.with_name(f'.{path.name}.tmp')
     torch.save({'state_dict': model.state_dict(), 'history': hist, 'width': width, 'steps': steps}, tmp); os.replace(tmp, path)
+    path.with_suffix('.ckpt').unlink(missing_ok=True)  # the model is safe: the training state can go
     return model, hist
 
 def cifar10_vgg(kind:str='tsra', # 'tsra' or 'relu'
