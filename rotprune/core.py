@@ -16,8 +16,8 @@ from transformers.pytorch_utils import Conv1D
 __all__ = ['OFFLOADED_OK', 'random_orthogonal', 'orthogonality_error', 'is_orthogonal', 'out_features', 'in_features',
            'rotate_out', 'rotate_in', 'select_out', 'select_in', 'select_features', 'weight_matrix',
            'set_weight_matrix', 'add_to_bias', 'model_device', 'to_device', 'check_calib', 'check_batch', 'run_batch',
-           'Moments', 'Tap', 'collect_moments', 'under_test', 'mode', 'is_full', 'default_device', 'train_seed',
-           'verdict', 'claim']
+           'Moments', 'Tap', 'collect_moments', 'under_test', 'mode', 'is_full', 'default_device', 'rehearsal_scale',
+           'full_size', 'train_seed', 'verdict', 'claim']
 
 # %% ../nbs/00_core.ipynb #75685185
 def random_orthogonal(n:int, # size of the matrix
@@ -334,6 +334,21 @@ def is_full() -> bool:
 def default_device() -> torch.device:
     "CUDA when available, else CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
+# %% ../nbs/00_core.ipynb #2c1eb4ac
+def rehearsal_scale() -> int:
+    "0 outside the rehearsal; else `ROTPRUNE_REHEARSAL`, the factor that every full-mode size is divided by."
+    v = os.environ.get('ROTPRUNE_REHEARSAL', '').strip()
+    if not v: return 0
+    if not v.isdecimal() or int(v) < 1: raise ValueError(f"ROTPRUNE_REHEARSAL must be a positive integer (the scale-down factor), not {v!r}")
+    return int(v)
+
+def full_size(n:int, # the size a full-mode experiment uses (steps, batches, images)
+              least:int=1, # the smallest size the rehearsal may shrink it to
+             ) -> int:
+    "`n`, or `n // rehearsal_scale()` (at least `least`) in the rehearsal of full mode on CPU stand-ins."
+    s = rehearsal_scale()
+    return n if not s or n <= least else max(least, n // s)
 
 # %% ../nbs/00_core.ipynb #1c9e4bcd
 def train_seed() -> int:

@@ -4,22 +4,23 @@
 
 # %% ../nbs/00a_data.ipynb #a97ac53f
 from __future__ import annotations
-import re, zlib, os, ast, json, math, time, hashlib, shutil, sysconfig, platform, functools
+import re, zlib, os, ast, json, math, time, hashlib, shutil, sysconfig, platform, functools, contextlib
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 from fastcore.basics import patch
 import torch
 from torch import nn
-from .core import train_seed
+from .core import train_seed, rehearsal_scale
 
 # %% auto #0
 __all__ = ['TINY_ARCHS', 'POCKET_SPLITS', 'EOS', 'POCKET_FAMILIES', 'POCKET_TOKENIZER', 'POCKET_ARCHS', 'POCKET_TRAIN',
-           'CIFAR_MEAN', 'CIFAR_STD', 'SMOLLM2', 'GGUF_SUPPORTED', 'DataUnavailableError', 'Passage', 'pydoc_passages',
-           'text_batches', 'minilm_path', 'minilm', 'tiny_model', 'tiny_batches', 'stdlib_passages', 'pocket_text',
-           'train_bpe', 'token_stream', 'train_lm', 'cache_dir', 'pocket_recipe', 'pocket_path', 'pocket_lm',
-           'pocket_lms', 'NgramLM', 'digits', 'hub_reachable', 'cifar10', 'wikitext2', 'hf_model', 'file_sha256',
-           'wheel_file', 'gguf_architecture', 'gguf_dir', 'gguf_model', 'smollm2_gguf', 'smollm2']
+           'CIFAR_MEAN', 'CIFAR_STD', 'SMOLLM2', 'GGUF_SUPPORTED', 'STANDINS', 'DataUnavailableError', 'Passage',
+           'pydoc_passages', 'text_batches', 'minilm_path', 'minilm', 'tiny_model', 'tiny_batches', 'stdlib_passages',
+           'pocket_text', 'train_bpe', 'token_stream', 'train_lm', 'cache_dir', 'pocket_recipe', 'pocket_path',
+           'pocket_lm', 'pocket_lms', 'NgramLM', 'digits', 'hub_reachable', 'cifar10', 'wikitext2', 'hf_model',
+           'file_sha256', 'wheel_file', 'gguf_architecture', 'gguf_dir', 'gguf_model', 'smollm2_gguf', 'smollm2',
+           'no_progress_bars', 'standin_model', 'standin_dataset']
 
 # %% ../nbs/00a_data.ipynb #a2a14d1c
 class DataUnavailableError(RuntimeError):
@@ -422,6 +423,7 @@ CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.247, 0.243, 0.261)
 
 def _load_dataset(*args, what:str, instead:str, **kwargs):
     import datasets, huggingface_hub.constants as hc
+    if rehearsal_scale(): return standin_dataset(*args, **kwargs)  # the rehearsal of full mode: local data, same layout
     offline = not hub_reachable()  # then only a local cache can serve; skip the hub's retries
     saved = datasets.config.HF_HUB_OFFLINE, hc.HF_HUB_OFFLINE
     if offline: datasets.config.HF_HUB_OFFLINE = hc.HF_HUB_OFFLINE = True
@@ -454,6 +456,7 @@ def hf_model(name:str, # a hub id such as 'gpt2' or 'Qwen/Qwen2.5-0.5B', or a lo
             ):
     "Load a model and its tokenizer from the HF hub or a local path, with a clear error offline."
     import transformers as tf
+    if rehearsal_scale() and not Path(name).exists(): name = str(standin_model(name))  # the rehearsal of full mode
     direct = not any(os.environ.get(k) for k in ('HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy', 'HF_ENDPOINT'))  # else we cannot tell
     if not Path(name).exists() and 'local_files_only' not in kwargs and direct and not hub_reachable():
         kwargs = {**kwargs, 'local_files_only': True}  # offline: only the local cache can serve, so skip the hub's retries
@@ -580,3 +583,76 @@ def smollm2(dtype:torch.dtype=torch.float32, # dtype of the returned model
     if source == 'hub': return hf_model(SMOLLM2['hub'], causal=True, dtype=dtype, **kwargs)
     if source != 'gguf': raise ValueError(f"source must be 'gguf' or 'hub', not {source!r}")
     return gguf_model(smollm2_gguf(), dtype, **kwargs)
+
+# %% ../nbs/00a_data.ipynb #d11ac6f4
+STANDINS = {  # hub id -> (family, dtype of the hub checkpoint, config changes): what the rehearsal loads instead
+    'gpt2': ('gpt2', 'float32', {}), 'gpt2-medium': ('gpt2', 'float32', {'n_layer': 3}),
+    'Qwen/Qwen1.5-0.5B': ('qwen2', 'bfloat16', {}), 'Qwen/Qwen2.5-0.5B': ('qwen2', 'bfloat16', {}),
+    'HuggingFaceTB/SmolLM2-135M': ('llama', 'bfloat16', {'tie_word_embeddings': True}),
+    'HuggingFaceTB/SmolLM2-135M-Instruct': ('llama', 'bfloat16', {'tie_word_embeddings': True})}
+
+@contextlib.contextmanager
+def no_progress_bars():
+    "Silence the progress bars of transformers and datasets inside the block (restored after it)."
+    import datasets
+    from transformers.utils import logging as hf_logging
+    tf_on, ds_on = hf_logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar(); datasets.disable_progress_bars()
+    try: yield
+    finally:
+        if tf_on: hf_logging.enable_progress_bar()
+        if ds_on: datasets.enable_progress_bars()
+
+def _standin_dir(*parts) -> Path: return cache_dir() / 'standins' / '--'.join(p.replace('/', '--') for p in parts)
+
+def standin_model(name:str) -> Path:
+    "The rehearsal's stand-in for hub model `name` (a key of `STANDINS`): a small model of its family, saved once in the cache."
+    from filelock import FileLock
+    if name not in STANDINS: raise DataUnavailableError(f"the rehearsal has no stand-in for hub model {name!r}; add one to rotprune.data.STANDINS ({list(STANDINS)})")
+    family, dtype, changes = STANDINS[name]
+    out = _standin_dir(name); out.parent.mkdir(parents=True, exist_ok=True)
+    def save(tmp):
+        tok = train_bpe([p.text for p in pydoc_passages('calib')[:400]], vocab_size=512, model_max_length=1024)
+        pos = {'n_positions': 1024} if family == 'gpt2' else {'max_position_embeddings': 1024}
+        m = tiny_model(family, dtype=getattr(torch, dtype), vocab_size=len(tok), **pos, **changes)
+        m.config.name_or_path = name; m.save_pretrained(tmp); tok.save_pretrained(tmp)
+    with FileLock(str(out) + '.lock'):
+        if not (out / 'config.json').exists():
+            with no_progress_bars(): _atomic_dir(out, save)
+    return out
+
+# %% ../nbs/00a_data.ipynb #f69f83c7
+_CIFAR_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
+
+def _wikitext_lines(passages) -> list[str]:
+    "Passages laid out as WikiText's rows: a ' = Title = ' heading, blank rows, paragraphs ending in ' \\n'."
+    rows = []
+    for p in passages: rows += [f' = {p.topic} = \n', '', f' {p.text} \n', '']
+    return rows
+
+def standin_dataset(path:str, # the hub dataset: 'Salesforce/wikitext' or 'uoft-cs/cifar10'
+                    name:str|None=None, # its configuration ('wikitext-2-raw-v1')
+                    split:str='train'):
+    "The rehearsal's stand-in for a hub dataset: the same columns and splits, built from local data, loaded by `datasets`."
+    import datasets
+    from filelock import FileLock
+    known = {('Salesforce/wikitext', 'wikitext-2-raw-v1'): ('train', 'validation', 'test'), ('uoft-cs/cifar10', None): ('train', 'test')}
+    if (path, name) not in known: raise DataUnavailableError(f"the rehearsal has no stand-in for dataset {path!r} ({name!r}); known: {list(known)}")
+    if split not in known[path, name]: raise ValueError(f"{path} has no split {split!r}; splits: {known[path, name]}")
+    out = _standin_dir(path, name or 'default'); out.parent.mkdir(parents=True, exist_ok=True)
+    def save(tmp):
+        if path == 'uoft-cs/cifar10':
+            from PIL import Image
+            dg = digits(size=32)
+            parts = {'train': [dg['train'], dg['val']], 'test': [dg['test']]}
+            for s, xs in parts.items():
+                x, y = torch.cat([a for a, _ in xs]), torch.cat([b for _, b in xs])
+                rgb = (x.expand(-1, 3, -1, -1) * torch.tensor([.9, .6, .3])[:, None, None] * 255).round().byte().permute(0, 2, 3, 1).numpy()
+                feats = datasets.Features({'img': datasets.Image(), 'label': datasets.ClassLabel(names=list(_CIFAR_CLASSES))})
+                datasets.Dataset.from_dict({'img': [Image.fromarray(a) for a in rgb], 'label': y.tolist()}, features=feats).to_parquet(str(tmp / f'{s}.parquet'))
+        else:
+            ps = {'train': pydoc_passages('calib')[:300], 'validation': pydoc_passages('eval')[:20], 'test': pydoc_passages('eval')[20:50]}
+            for s, pp in ps.items(): datasets.Dataset.from_dict({'text': _wikitext_lines(pp)}).to_parquet(str(tmp / f'{s}.parquet'))
+    with FileLock(str(out) + '.lock'), no_progress_bars():
+        if not out.exists(): _atomic_dir(out, save)
+        return datasets.load_dataset('parquet', data_files={split: str(out / f'{split}.parquet')}, split=split)

@@ -71,7 +71,7 @@ def accuracy(model:nn.Module, x:torch.Tensor, y:torch.Tensor, batch_size:int=512
     was = model.training; model.eval(); dev = model_device(model); correct = 0
     try:
         for i in range(0, len(x), batch_size):
-            correct += (model(x[i:i + batch_size].to(dev)).argmax(-1).cpu() == y[i:i + batch_size]).sum().item()
+            correct += (model(x[i:i + batch_size].to(dev)).argmax(-1).cpu() == y[i:i + batch_size].cpu()).sum().item()  # labels may live on any device
     finally: model.train(was)
     return correct / len(x)
 

@@ -199,9 +199,12 @@ def quick_relu_vgg(retrain:bool=False, path=None, progress:bool=True) -> tuple[n
     return _quick_model('relu', retrain, path, progress)
 
 # %% ../nbs/02_tsra.ipynb #cfabc2e2
-def cifar10_splits(val_size:int=5000, seed:int=0) -> dict:
+def cifar10_splits(val_size:int|None=None, # default 5,000 (`full_size`: fewer in the rehearsal)
+                   seed:int=0) -> dict:
     "CIFAR-10 (normalised) as {'train', 'val', 'test'}: `val_size` training images held out for checkpoint selection."
     from rotprune.data import cifar10
+    from rotprune.core import full_size
+    val_size = full_size(5000, least=100) if val_size is None else val_size
     x, y = cifar10('train'); xt, yt = cifar10('test')
     p = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     return {'train': (x[p[val_size:]], y[p[val_size:]]), 'val': (x[p[:val_size]], y[p[:val_size]]), 'test': (xt, yt)}
@@ -213,13 +216,18 @@ def train_cifar10(kind:str='tsra', # 'tsra' or 'relu'
                   steps:int=120_000, # the authors train for 120k steps
                   data:dict|None=None, # default: cifar10_splits()
                   path=None, # checkpoint file (default: cache_dir() / f'{kind}_vgg16_cifar10.pt')
-                  width:float=1.0, batch_size:int=1024, eval_every:int=200, seed:int=0, device=None,
+                  width:float|None=None, # default 1.0 (1/16 in the rehearsal: a stand-in VGG, as small as the hub stand-ins)
+                  seed:int=0, device=None,
+                  batch_size:int|None=None, eval_every:int|None=None, # default 1,024 and 200 (`full_size`: fewer in the rehearsal)
                   progress:bool=True, # show a progress bar
-                  checkpoint_every:int=1000, # steps between saves of the training state (`path` with suffix .ckpt); a new call resumes from it
+                  checkpoint_every:int|None=None, # steps between saves of the training state (`path` with suffix .ckpt; default 1,000); a new call resumes from it
                  ) -> tuple[nn.Module, dict]:
     "Train the full TSRA-VGG-16 or its ReLU control on CIFAR-10 with the authors' recipe; save and return (model, history)."
     if kind not in CIFAR_RECIPES: raise ValueError(f"kind must be 'tsra' or 'relu', not {kind!r}")
-    from rotprune.core import default_device
+    from rotprune.core import default_device, full_size, rehearsal_scale
+    batch_size, eval_every = batch_size or full_size(1024, least=8), eval_every or full_size(200, least=20)
+    checkpoint_every = checkpoint_every or full_size(1000, least=50)
+    width = width or (1 / 16 if rehearsal_scale() else 1.0)
     data = data if data is not None else cifar10_splits()
     torch.manual_seed(seed)
     model = (tsra_vgg16 if kind == 'tsra' else relu_vgg16)(num_classes=10, width=width, in_channels=data['train'][0].shape[1])
