@@ -34,7 +34,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data=True,
     install_requires=reqs('requirements'),
-    extras_require={'dev': reqs('dev_requirements'), 'demo': reqs('demo_requirements'), 'bench': reqs('bench_requirements'),
+    extras_require={'dev': reqs('dev_requirements'), 'demo': reqs('demo_requirements'), 'bench': reqs('bench_requirements'), 'eval': reqs('eval_requirements'),
                     'all': reqs('dev_requirements') + reqs('demo_requirements')},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + min_python,

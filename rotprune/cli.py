@@ -112,7 +112,7 @@ def prune_command(a, out=None) -> int:
 def eval_command(a, out=None) -> int:
     "`rotprune eval`: quality, parameters and CPU speed-up of a pruned directory against its source."
     from rotprune.pipeline import evaluate_dir
-    res = evaluate_dir(a.dir, n_eval=a.n_eval)
+    res = evaluate_dir(a.dir, n_eval=a.n_eval, tasks=a.tasks, limit=a.limit)
     print(format_table([{'measure': k, 'value': _fmt(v)} for k, v in res.items()]), file=out or sys.stdout)
     return 0
 
@@ -132,6 +132,9 @@ def _add_pipeline_commands(sub):
     p.add_argument('--offload-folder', help='with --max-memory: where offloaded and pruned weights go (default: a temporary directory)')
     e = sub.add_parser('eval', help='measure a pruned directory against the model it came from')
     e.add_argument('dir'); e.add_argument('--n-eval', type=int, default=40, help='held-out passages')
+    e.add_argument('--tasks', nargs='+', help="lm-eval tasks for zero-shot accuracy of the pruned and the dense model, e.g. piqa hellaswag arc_easy "
+                                              "(needs pip install 'rotprune[eval]' and the hub); rotprune_pydoc_cloze works offline")
+    e.add_argument('--limit', type=int, help='with --tasks: at most this many examples per task')
     sub.add_parser('recipes', help='list the recipe presets')
 
 # %% ../nbs/08_cli.ipynb #9e9dbd8a

@@ -19,8 +19,9 @@ from .sparsify import sparsify, weight_layers, weight_input_moments, chain_input
 
 # %% auto #0
 __all__ = ['SCORES', 'PATTERNS', 'importance_entropy', 'importance', 'score_matrix', 'rotated_diag', 'Rotation', 'learn_rotation',
-           'llama_taps', 'LayerObjective', 'RotatedBlock', 'merge_rotations', 'layer_grams', 'denoise_rotate',
-           'random_rotations', 'rotation_study', 'rotatable_sites', 'ChainObjective', 'merge_site_rotations', 'demo']
+           'llama_taps', 'LayerObjective', 'RotatedBlock', 'merge_rotations', 'iter_layer_grams', 'layer_grams',
+           'denoise_rotate', 'random_rotations', 'rotation_study', 'rotatable_sites', 'ChainObjective',
+           'merge_site_rotations', 'demo']
 
 # %% ../nbs/06_entropy.ipynb #6ea08efe
 def importance_entropy(S:torch.Tensor, # non-negative importances
@@ -90,8 +91,8 @@ class Rotation(nn.Module):
     def forward(self) -> torch.Tensor: return self.weight
 
 # %% ../nbs/06_entropy.ipynb #adc168f2
-def _train(loss_fn, modules:list, steps:int, lr:float, clip:float, threads:int|None, checkpoints=()):
-    "Adam on the rotations' parameters; returns the lowest loss, the rotations at that step, and the history."
+def _train(loss_fn, modules:list, steps:int, lr:float, clip:float, threads:int|None, checkpoints=(), terms=None):
+    "Adam on the rotations' parameters; returns the lowest loss, the rotations at that step, and the history.\n\n    With `terms` (functions of the rotations that sum to the loss), each term is differentiated on its own, so the\n    autograd memory is that of one term (one layer), not of all of them."
     params = [p for m in modules for p in m.parameters()]
     opt = torch.optim.Adam(params, lr=lr)
     best, best_Rs, hist = math.inf, None, {'loss': [], 'best': [], 'snapshots': {}}
@@ -100,13 +101,22 @@ def _train(loss_fn, modules:list, steps:int, lr:float, clip:float, threads:int|N
     try:
         for it in range(steps + 1):
             Rs = [m() for m in modules]
-            loss = loss_fn(*Rs)
+            if terms is None: loss = loss_fn(*Rs)
+            else:  # one term's graph at a time: its gradient flows into leaf copies of the rotations, then through them
+                leaves = [R.detach().requires_grad_(it < steps) for R in Rs]
+                loss = 0
+                for f in terms:
+                    t = f(*leaves)
+                    if it < steps: t.backward()
+                    loss = loss + t.detach()
             if not torch.isfinite(loss): raise FloatingPointError(f"entropy loss is {loss.item()} at step {it}")
             if loss.item() < best: best, best_Rs = loss.item(), [R.detach().clone() for R in Rs]
             hist['loss'].append(loss.item()); hist['best'].append(best)
             if it in checkpoints: hist['snapshots'][it] = best_Rs  # the best rotations so far
             if it == steps: break
-            opt.zero_grad(); loss.backward()
+            opt.zero_grad()
+            if terms is None: loss.backward()
+            else: torch.autograd.backward(Rs, [L.grad for L in leaves])
             torch.nn.utils.clip_grad_norm_(params, clip)
             opt.step()
     finally: torch.set_num_threads(n_threads)
@@ -250,9 +260,13 @@ def _save_cached(path, saved:dict) -> dict:
         tmp = path.with_name(path.name + f'.{os.getpid()}.tmp'); torch.save(saved, tmp); os.replace(tmp, path)
     return saved
 
+def iter_layer_grams(model, calib):
+    "(layer, float64 Grams of its four linear inputs) for every layer in turn, from the model as it is: one layer's Grams at a time."
+    for step in layerwise(model, calib): yield step.block, {k: m.gram for k, m in step.moments(*llama_taps(step.block)).items()}
+
 def layer_grams(model, calib) -> list[dict]:
     "Float64 Grams of the four linear inputs of every layer, from the model as it is (block by block)."
-    return [{k: m.gram for k, m in step.moments(*llama_taps(step.block)).items()} for step in layerwise(model, calib)]
+    return [g for _, g in iter_layer_grams(model, calib)]
 
 def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential network (changed in place: rotations merged)
                    calib, # calibration batches
@@ -267,6 +281,7 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential
                    threads:int|None=1, # CPU threads while training (None: leave as is)
                    checkpoints:tuple=(), # also keep the best rotations so far at these steps (report.attrs['history'])
                    dtype=torch.float32, # dtype of the training (the merge is float64 either way)
+                   lean:bool=True, # Llama: differentiate one layer's objective at a time (one layer's autograd memory); False: the whole sum at once
                   ):
     "Learn the entropy-minimising rotations (Llama: R1 of the residual stream, R2 of the value heads; Sequential: every site), merge them; returns (model, report)."
     if score not in SCORES: raise ValueError(f"unknown score {score!r}; choose from {SCORES}")
@@ -284,9 +299,9 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential
         fuse_norms(model)
         config = dict(score=score, steps=steps, lr=lr, clip=clip, heads=heads, damp=damp, checkpoints=tuple(checkpoints),
                       placement=placement, dtype=str(dtype))
-        grams = layer_grams(model, calib)
         dev = next(model.parameters()).device
-        objs = [LayerObjective(l, g, score, damp, dtype=dtype, device=dev) for l, g in zip(ad.blocks(), grams)]
+        # one layer's float64 Grams at a time (for Qwen2.5-0.5B, 0.2 GB a layer): only the objective's matrices stay
+        objs = [LayerObjective(l, g, score, damp, dtype=dtype, device=dev) for l, g in iter_layer_grams(model, calib)]
         eye = lambda o: torch.eye(o.dh, dtype=dtype, device=dev).repeat(o.n_kv, 1, 1)
         with torch.no_grad(): before = [o(torch.eye(o.qk.shape[1], dtype=dtype, device=dev), eye(o)).item() for o in objs]
         key = None if cache is None else _fingerprint(model, calib, config)
@@ -295,10 +310,9 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential
             n1, d = (len(objs) if placement == 'per-layer' else 1), objs[0].qk.shape[1]
             r1 = [Rotation(d, dtype=dtype, device=dev) for _ in range(n1)]
             r2 = [Rotation(o.dh, batch=o.n_kv, dtype=dtype, device=dev) for o in objs] if heads else []
-            def loss(*Rs):
-                R1, R2 = Rs[:n1], Rs[n1:]
-                return sum(o(R1[i % n1], R2[i] if heads else eye(o)) for i, o in enumerate(objs))
-            _, Rs, hist = _train(loss, r1 + r2, steps, lr, clip, threads, checkpoints)
+            terms = [lambda *Rs, i=i, o=o: o(Rs[i % n1], Rs[n1 + i] if heads else eye(o)) for i, o in enumerate(objs)]
+            loss = lambda *Rs: sum(f(*Rs) for f in terms)
+            _, Rs, hist = _train(loss, r1 + r2, steps, lr, clip, threads, checkpoints, terms=terms if lean else None)
             hist['snapshots'] = {k: (v[:n1] if n1 > 1 else v[0], v[n1:] or None) for k, v in hist['snapshots'].items()}
             saved = _save_cached(cache, {'key': key, 'R1': Rs[:n1] if n1 > 1 else Rs[0], 'R2': Rs[n1:] if heads else None,
                                          'history': hist, 'seconds': time.time() - t0})

@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from .core import run_batch, to_device, model_device
 
 # %% auto #0
-__all__ = ['model_output', 'outputs', 'output_error', 'batch_masks', 'param_count', 'param_bytes', 'accuracy', 'context_length',
-           'by_length', 'lm_nll', 'perplexity', 'lm_chunks', 'embeddings', 'embedding_fidelity', 'latency']
+__all__ = ['ZERO_SHOT_TASKS', 'CLOZE_TASK', 'model_output', 'outputs', 'output_error', 'batch_masks', 'param_count',
+           'param_bytes', 'accuracy', 'context_length', 'by_length', 'lm_nll', 'perplexity', 'lm_chunks', 'cloze_task',
+           'zero_shot', 'embeddings', 'embedding_fidelity', 'latency']
 
 # %% ../nbs/00b_eval.ipynb #60b5ea03
 def model_output(out) -> torch.Tensor:
@@ -153,6 +154,72 @@ def lm_chunks(tokenizer, text:str, seq_len:int=128, max_chunks:int|None=None, ba
     chunks = ids[:n * seq_len].view(n, seq_len)
     return [{'input_ids': chunks[i:i + batch_size], 'attention_mask': torch.ones_like(chunks[i:i + batch_size])}
             for i in range(0, n, batch_size)]
+
+# %% ../nbs/00b_eval.ipynb #b3cd1735
+ZERO_SHOT_TASKS = ('piqa', 'hellaswag', 'arc_easy', 'arc_challenge', 'winogrande', 'boolq')  # as RCPU and DenoiseRotator report
+CLOZE_TASK = 'rotprune_pydoc_cloze'
+
+def cloze_task(folder, # where the task's YAML and data are written
+               n:int=60, # passages
+               n_choices:int=4, # the true ending and n_choices - 1 endings of other passages
+               seed:int=0) -> str:
+    "Write a multiple-choice cloze task on held-out pydoc passages in lm-eval's format to `folder`; return its name."
+    import json, random
+    from pathlib import Path
+    from rotprune.data import pydoc_passages
+    ps = random.Random(seed).sample(pydoc_passages('eval'), n)
+    cut = [(w, int(.7 * len(w))) for w in (p.text.split() for p in ps)]
+    cut = [(' '.join(w[max(0, k - 48):k]), ' ' + ' '.join(w[k:k + 16])) for w, k in cut]  # at most 48 words, then 16
+    rows, rng = [], random.Random(seed + 1)
+    for i, (ctx, end) in enumerate(cut):
+        others = rng.sample([e for j, (_, e) in enumerate(cut) if j != i], n_choices - 1)
+        label = rng.randrange(n_choices); choices = others[:label] + [end] + others[label:]
+        rows.append({'context': ctx, 'choices': choices, 'label': label})
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    (folder / f'{CLOZE_TASK}.jsonl').write_text('\n'.join(json.dumps(r) for r in rows) + '\n')
+    (folder / f'{CLOZE_TASK}.yaml').write_text('\n'.join([
+        f'task: {CLOZE_TASK}', 'dataset_path: json', 'dataset_kwargs:', '  data_files:', f'    test: {json.dumps(str((folder / f"{CLOZE_TASK}.jsonl").resolve()))}',
+        'test_split: test', 'output_type: multiple_choice', 'doc_to_text: "{{context}}"', 'doc_to_choice: "{{choices}}"',
+        'doc_to_target: "{{label}}"', 'metric_list:', '  - metric: acc', '  - metric: acc_norm', '']))
+    return CLOZE_TASK
+
+# %% ../nbs/00b_eval.ipynb #3f1548a9
+def zero_shot(model:nn.Module, # a causal LM (in memory, on its device)
+              tokenizer, # its tokenizer
+              tasks=None, # lm-eval task names; default `ZERO_SHOT_TASKS` (in the rehearsal of full mode: the local cloze task)
+              limit:int|None=None, # at most this many examples per task (None: all, as the papers; 10 in the rehearsal)
+              batch_size:int=8,
+             ) -> 'pd.DataFrame':
+    "Zero-shot accuracy with lm-eval-harness: one row per task (acc, acc_norm, examples)."
+    import contextlib, io, logging, tempfile
+    import pandas as pd
+    try:
+        import lm_eval
+        from lm_eval.models.huggingface import HFLM
+        from lm_eval.tasks import TaskManager
+    except ImportError as e: raise ImportError("zero-shot tasks need lm-eval-harness: pip install 'rotprune[eval]'") from e
+    from rotprune.core import rehearsal_scale
+    from rotprune.data import no_progress_bars, hub_reachable, DataUnavailableError
+    tasks = list(tasks or ((CLOZE_TASK,) if rehearsal_scale() else ZERO_SHOT_TASKS))
+    if limit is None and rehearsal_scale(): limit = 10  # the rehearsal runs the path, on few examples
+    with tempfile.TemporaryDirectory() as tmp:
+        if CLOZE_TASK in tasks: cloze_task(tmp)
+        loggers = [logging.getLogger(n) for n in ('lm_eval', 'lm-eval')]; levels = [l.level for l in loggers]
+        for l in loggers: l.setLevel(logging.ERROR)
+        try:
+            with no_progress_bars(), contextlib.redirect_stderr(io.StringIO()):  # lm-eval's own bars and notices
+                lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
+                res = lm_eval.simple_evaluate(model=lm, tasks=tasks, limit=limit, verbosity='ERROR',
+                                              task_manager=TaskManager(include_path=tmp if CLOZE_TASK in tasks else None,
+                                                                        include_defaults=tasks != [CLOZE_TASK]))  # indexing lm-eval's own tasks takes seconds
+        except Exception as e:
+            if not hub_reachable() and set(tasks) - {CLOZE_TASK}:
+                raise DataUnavailableError(f"lm-eval tasks {sorted(set(tasks) - {CLOZE_TASK})} need the hub (network); offline, use tasks=[{CLOZE_TASK!r}]") from e
+            raise
+        finally:
+            for l, v in zip(loggers, levels): l.setLevel(v)
+    r = res['results']
+    return pd.DataFrame([{'task': t, 'acc': r[t].get('acc,none'), 'acc_norm': r[t].get('acc_norm,none'), 'examples': r[t].get('sample_len')} for t in tasks])
 
 # %% ../nbs/00b_eval.ipynb #ed005317
 @torch.no_grad()

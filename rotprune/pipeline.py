@@ -568,11 +568,13 @@ def prune_to_dir(name:str, # a model name for `load_named`
 def evaluate_dir(path, # a directory written by `prune_to_dir` (or any model directory)
                  n_eval:int=40, # held-out passages
                  batch_sizes=(1, 32), # latency batch sizes (sequences of 128 tokens)
+                 tasks=None, # lm-eval task names for zero-shot accuracy of both models (causal LMs; needs the `eval` extra)
+                 limit:int|None=None, # with `tasks`: at most this many examples per task
                 ) -> dict:
     "Measure a pruned directory against its source: perplexity or embedding fidelity, parameters, CPU latency ratios."
     import random
     from rotprune.data import pydoc_passages, text_batches
-    from rotprune.eval import perplexity, embeddings, embedding_fidelity, latency, param_count
+    from rotprune.eval import perplexity, embeddings, embedding_fidelity, latency, param_count, zero_shot
     path = Path(path)
     model, tok = load_named(str(path))  # verifies every saved file, rotprune.json included
     meta = json.loads((path / 'rotprune.json').read_text()) if (path / 'rotprune.json').exists() else {}
@@ -587,6 +589,9 @@ def evaluate_dir(path, # a directory written by `prune_to_dir` (or any model dir
     if causal:
         res['perplexity (pydoc eval)'] = perplexity(model, ev)
         if dense is not None: res['dense perplexity'] = perplexity(dense, ev)
+        for who, m in (('', model), ('dense ', dense)) if tasks else ():
+            for r in zero_shot(m, tok, tasks, limit=limit).to_dict('records') if m is not None else (): res[f"{who}{r['task']} acc_norm"] = r['acc_norm']
+    elif tasks: raise ValueError(f"{path}: zero-shot tasks need a causal LM, not {type(model).__name__}")
     elif dense is not None: res['embedding cosine to dense'] = embedding_fidelity(embeddings(dense, ev), embeddings(model, ev))
     if dense is not None:
         res['dense parameters'] = param_count(dense)

@@ -84,3 +84,13 @@ def test_out_checked_before_work(tmp_path):
     r = run('prune', 'minilm', '--recipe', 'lstsq', '--out', str(tmp_path / 'mine'))
     assert r.returncode == 1 and 'is not empty' in r.stderr and r.stderr.count('\n') == 1, r.stderr
     assert sorted(p.name for p in (tmp_path / 'mine').iterdir()) == ['notes.txt']
+
+
+def test_eval_zero_shot(tmp_path):
+    "`rotprune eval --tasks`: zero-shot accuracy through lm-eval-harness, of the pruned model and of its source."
+    out = tmp_path / 'p'
+    r = run('prune', 'pocket-llama', '--recipe', 'lstsq', '--amount', '0.2', '--n-calib', '32', '--out', str(out), '--quiet')
+    assert r.returncode == 0, r.stderr
+    r = run('eval', str(out), '--n-eval', '8', '--tasks', 'rotprune_pydoc_cloze', '--limit', '8')
+    assert r.returncode == 0, r.stderr
+    assert 'rotprune_pydoc_cloze acc_norm' in r.stdout and 'dense rotprune_pydoc_cloze acc_norm' in r.stdout, r.stdout
