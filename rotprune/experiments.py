@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from .eval import accuracy
 
 # %% auto #0
-__all__ = ['METHODS', 'prune_sweep', 'reliable_frontier', 'threshold_sweep', 'COMP_NAMES', 'merge_moments', 'cumulative_stats', 'query_doc_split', 'retrieval_scores', 'oneshot_eval', 'method_sweep', 'layer_errors', 'benchmark_selection', 'digits_mlp', 'gram_pass', 'peak_rss', 'pocket_gram_memory', 'offload_memory']
+__all__ = ['METHODS', 'prune_sweep', 'reliable_frontier', 'threshold_sweep', 'COMP_NAMES', 'merge_moments', 'cumulative_stats', 'query_doc_split', 'retrieval_scores', 'oneshot_eval', 'method_sweep', 'layer_errors', 'benchmark_selection', 'digits_mlp', 'gram_pass', 'peak_rss', 'pocket_gram_memory', 'offload_memory', 'PEER_METHODS', 'peer_prune', 'peer_run', 'peer_table']
 
 # %% ../nbs/03_pca.ipynb #007836cc
 from .invariance import site_moments
@@ -336,3 +336,58 @@ def offload_memory(how:str, # 'in memory', or 'offloaded' (every block and the h
             return rep.attrs['params_after']
         after, mib = peak_rss(run)
     return {'model': how, 'recipe': recipe, 'weights MiB': size / 2**20, 'peak MiB added': mib, 'params after': after}
+
+# %% ../nbs/09_benchmarks.ipynb #f2c6bf58
+PEER_METHODS = {'SparseGPT 50%': ('sparsegpt', '0:0'), 'Wanda 50%': ('wanda', '0:0'),
+                'SparseGPT 2:4': ('sparsegpt', '2:4'), 'Wanda 2:4': ('wanda', '2:4')}
+
+def peer_prune(side:str, # 'rotprune' or 'llmcompressor'
+               model, tok, texts:list, calib:list, # the model, its tokenizer, the calibration texts and their batches
+               method:str, # a key of `PEER_METHODS`
+              ):
+    "Prune `model` in place with `method` by one library, on the same calibration tokens."
+    from rotprune.pipeline import prune
+    if side not in ('rotprune', 'llmcompressor'): raise ValueError(f"side must be 'rotprune' or 'llmcompressor', not {side!r}")
+    if method not in PEER_METHODS: raise ValueError(f"unknown method {method!r}; choose from {list(PEER_METHODS)}")
+    score, mask = PEER_METHODS[method]
+    if side == 'rotprune': return prune(model, calib, score, 0.5) if mask == '0:0' else prune(model, calib, score, None, granularity='n:m', nm=(2, 4))
+    import datasets
+    from llmcompressor import oneshot
+    from llmcompressor.modifiers.obcq import SparseGPTModifier
+    from llmcompressor.modifiers.pruning import WandaPruningModifier
+    enc = tok(texts, truncation=True, max_length=128)  # the ids of rotprune's batches, without the padding
+    M = SparseGPTModifier if score == 'sparsegpt' else WandaPruningModifier
+    oneshot(model=model, dataset=datasets.Dataset.from_dict(dict(enc)), num_calibration_samples=len(texts), max_seq_length=128,
+            shuffle_calibration_samples=False, recipe=[M(sparsity=0.5, mask_structure=mask, targets=['Linear'], ignore=['re:.*lm_head'])])
+
+# %% ../nbs/09_benchmarks.ipynb #c5925048
+def peer_run(side:str, method:str, threads:int=2) -> dict:
+    "One run in this process: load SmolLM2, prune with `method` by `side`, measure perplexity, time, peak memory and zeros."
+    import random, resource, transformers
+    from rotprune.data import smollm2, pydoc_passages, text_batches
+    from rotprune.eval import perplexity
+    torch.set_num_threads(threads)
+    model, tok = smollm2(); tok.pad_token = tok.pad_token or tok.eos_token
+    texts = [p.text for p in random.Random(0).sample(pydoc_passages('calib'), 64)]
+    held = [p.text for p in random.Random(0).sample(pydoc_passages('eval'), 40)]
+    calib, ev = (text_batches(tok, t, batch_size=16, max_length=128) for t in (texts, held))
+    t = time.perf_counter(); peer_prune(side, model, tok, texts, calib, method); seconds = time.perf_counter() - t
+    ws = [m.weight for n, m in model.named_modules() if isinstance(m, nn.Linear) and 'lm_head' not in n]
+    return {'side': side, 'method': method, 'perplexity': perplexity(model, ev), 'seconds': seconds,
+            'peak memory (GB)': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            'zeros': sum((w == 0).sum().item() for w in ws) / sum(w.numel() for w in ws), 'transformers': transformers.__version__}
+
+def peer_table(methods=tuple(PEER_METHODS), # keys of `PEER_METHODS`
+               python:str|None=None, # the peer environment's Python (default: $ROTPRUNE_PEER_PYTHON; None: rotprune only)
+               threads:int=2) -> pd.DataFrame:
+    "Each method by rotprune and by llmcompressor, each run in a fresh process; one row per (side, method)."
+    import json, subprocess, sys
+    python = python or os.environ.get('ROTPRUNE_PEER_PYTHON')
+    code = 'import json, sys; from rotprune.experiments import peer_run; print(json.dumps(peer_run(sys.argv[1], sys.argv[2], int(sys.argv[3]))))'
+    rows = []
+    for side, py in (('rotprune', sys.executable), ('llmcompressor', python)):
+        for m in methods if py else ():
+            r = subprocess.run([py, '-c', code, side, m, str(threads)], capture_output=True, text=True)
+            if r.returncode: raise RuntimeError(f"{side} {m} failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
+            rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    return pd.DataFrame(rows)
