@@ -587,7 +587,8 @@ def smollm2(dtype:torch.dtype=torch.float32, # dtype of the returned model
 # %% ../nbs/00a_data.ipynb #d11ac6f4
 STANDINS = {  # hub id -> (family, dtype of the hub checkpoint, config changes): what the rehearsal loads instead
     'gpt2': ('gpt2', 'float32', {}), 'gpt2-medium': ('gpt2', 'float32', {'n_layer': 3}),
-    'Qwen/Qwen1.5-0.5B': ('qwen2', 'bfloat16', {}), 'Qwen/Qwen2.5-0.5B': ('qwen2', 'bfloat16', {}),
+    'Qwen/Qwen1.5-0.5B': ('qwen2', 'bfloat16', {'num_key_value_heads': 4}),  # full multi-head attention, as the original
+    'Qwen/Qwen2.5-0.5B': ('qwen2', 'bfloat16', {}),  # grouped-query attention, as the original
     'HuggingFaceTB/SmolLM2-135M': ('llama', 'bfloat16', {'tie_word_embeddings': True}),
     'HuggingFaceTB/SmolLM2-135M-Instruct': ('llama', 'bfloat16', {'tie_word_embeddings': True})}
 

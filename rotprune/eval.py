@@ -190,7 +190,7 @@ def zero_shot(model:nn.Module, # a causal LM (in memory, on its device)
               limit:int|None=None, # at most this many examples per task (None: all, as the papers; 10 in the rehearsal)
               batch_size:int=8,
              ) -> 'pd.DataFrame':
-    "Zero-shot accuracy with lm-eval-harness: one row per task (acc, acc_norm, examples)."
+    "Zero-shot accuracy with lm-eval-harness: one row per task (acc, acc_norm, examples; `score` is acc_norm where the task has it, else acc)."
     import contextlib, io, logging, tempfile
     import pandas as pd
     try:
@@ -219,7 +219,10 @@ def zero_shot(model:nn.Module, # a causal LM (in memory, on its device)
         finally:
             for l, v in zip(loggers, levels): l.setLevel(v)
     r = res['results']
-    return pd.DataFrame([{'task': t, 'acc': r[t].get('acc,none'), 'acc_norm': r[t].get('acc_norm,none'), 'examples': r[t].get('sample_len')} for t in tasks])
+    rows = [{'task': t, 'acc': r[t].get('acc,none'), 'acc_norm': r[t].get('acc_norm,none'), 'examples': r[t].get('sample_len')} for t in tasks]
+    for row in rows:  # the papers' number: acc_norm where the task defines it (PIQA, HellaSwag, ARC), else acc (WinoGrande, BoolQ)
+        row['metric'] = 'acc_norm' if row['acc_norm'] is not None else 'acc'; row['score'] = row[row['metric']]
+    return pd.DataFrame(rows)
 
 # %% ../nbs/00b_eval.ipynb #ed005317
 @torch.no_grad()

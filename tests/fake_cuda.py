@@ -18,7 +18,7 @@ CUDA, CPU = torch.device('cuda', 0), torch.device('cpu')
 _DEVICE, _IS_CUDA = torch.Tensor.device.__get__, torch.Tensor.is_cuda.__get__
 _DATA_SET = torch.Tensor.data.__set__
 _WRITES = {'__setitem__', 'copy_', 'index_put_', 'set_'}  # write into their first argument, which keeps its device
-_ALLOWED = _WRITES | {'__getitem__', '__repr__', '__format__'}
+_ALLOWED = _WRITES | {'__getitem__', '__repr__', '__format__', '_has_compatible_shallow_copy_type'}
 
 
 class MixedDevice(RuntimeError): pass
@@ -104,8 +104,12 @@ class FakeCuda(TorchFunctionMode):
         if ons and offs and name not in _ALLOWED and name != 'to':
             raise MixedDevice(f"{name or func}: expected all tensors to be on the same device, found cuda and cpu "
                               f"(cpu shapes {[tuple(t.shape) for t in offs][:4]})")
+        if name == '__getitem__' and not self.on(args[0]) and ons:  # CUDA indices into a CPU tensor
+            raise MixedDevice("indexing a cpu tensor with cuda indices")
         out = func(*args, **kwargs)
         if name in _WRITES: return out
+        if target is True and any(out is t and not self.on(t) for t in flat):  # .to('cuda') of a CPU tensor is a copy on CUDA:
+            out = out.clone()                                                  # the caller's tensor stays on the CPU
         if target is True or (target is None and ons):
             tree_map(lambda t: self.mark(t) if isinstance(t, torch.Tensor) else t, out)
         return out

@@ -28,6 +28,10 @@ def test_fake_cuda_catches_mixing():
         with pytest.raises(MixedDevice): x.numpy()
         x * torch.tensor(2.); x[torch.tensor([0, 2])]; torch.empty(3).copy_(x[0])
         assert x.cpu().device.type == 'cpu' and (x.cpu() + torch.zeros(3)).shape == (3, 3)
+        c = torch.ones(3); g = c.to('cuda')  # moving makes a copy: the original stays on the CPU
+        assert g.device.type == 'cuda' and c.device.type == 'cpu'
+        with pytest.raises(MixedDevice): g + c  # the classic bug: the copy moved, the original used
+        with pytest.raises(MixedDevice): c[torch.tensor([0, 1]).cuda()]
 
 
 PREP = {'cob': fuse_norms}  # a change of basis of the residual stream needs the norms fused first
@@ -41,9 +45,9 @@ def test_recipe_on_device(family, recipe):
     if recipe.startswith('denoise') and family == 'gpt2': pytest.skip('DenoiseRotator takes Llama-family decoders')
     bs, amount, prep = tiny_batches(n_batches=2), 0.25 if '2:4' not in recipe else None, PREP.get(recipe, lambda m: m)
     ref, _ = prune(prep(tiny_model(family, dtype=torch.float32)), bs, recipe, amount)
-    with FakeCuda() as fc:
+    with FakeCuda() as fc:  # the pages' setup: the model on the GPU, the calibration batches on the CPU
         m = prep(tiny_model(family, dtype=torch.float32).to(default_device()))
-        m, rep = prune(m, _on(fc, bs), recipe, amount)
+        m, rep = prune(m, bs, recipe, amount)
         assert all(p.device.type == 'cuda' for p in m.parameters())
         ppl = perplexity(m, _on(fc, bs))
     sd, rsd = m.state_dict(), ref.state_dict()
@@ -57,7 +61,9 @@ def test_flap_site_that_drops_nothing():
     bs = tiny_batches(n_batches=2)
     with FakeCuda() as fc:
         m = tiny_model('llama', dtype=torch.float32).to(default_device())
-        prune(m, _on(fc, bs), 'flap', 0.1)
+        _, rep = prune(m, _on(fc, bs), 'flap', 0.1)
+    heads = rep[rep.kind == 'heads']
+    assert len(heads) and (heads.width_after == heads.width_before).any(), rep  # the path under test: a site keeps every unit
 
 
 def _same(a, b):

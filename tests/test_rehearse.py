@@ -33,8 +33,7 @@ def test_plan():
 def test_runs_and_fails(tmp_path):
     good = _nb(tmp_path / 'good.ipynb', PAGE)
     bad = _nb(tmp_path / 'bad.ipynb', PAGE[:4] + ['if is_full():\n    n = helper(full_size(SIZE["calib"]))'])
-    r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'rehearse.py'), str(good), str(bad)], capture_output=True, text=True,
-                       env={**__import__('os').environ, 'ROTPRUNE_CACHE': str(tmp_path)})
+    r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'rehearse.py'), str(good), str(bad)], capture_output=True, text=True)
     assert r.returncode == 1, r.stdout + r.stderr
     assert '1 failure(s)' in r.stdout and "FAILED bad.ipynb cell c4: NameError" in r.stdout, r.stdout
     assert 'good.ipynb cell c4' in r.stdout and 'FAILED good' not in r.stdout

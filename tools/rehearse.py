@@ -82,7 +82,9 @@ def main():
     root = Path(__file__).resolve().parent.parent
     pages = a.pages or sorted((root / 'nbs').glob('*.ipynb'))
     os.environ.update(ROTPRUNE_MODE='full', ROTPRUNE_REHEARSAL=str(a.scale), IN_TEST='1')
-    os.environ.setdefault('ROTPRUNE_CACHE', tempfile.mkdtemp(prefix='rotprune-rehearsal-'))
+    # always a fresh cache: the rehearsal trains stand-ins under the names of real models (e.g. the CIFAR VGGs), which must
+    # never replace a user's
+    os.environ['ROTPRUNE_CACHE'] = tempfile.mkdtemp(prefix='rotprune-rehearsal-')
     start, failures = time.time(), []
     for p in pages:
         t = time.time(); failures += rehearse(p.resolve())
