@@ -205,6 +205,7 @@ def zero_shot(model:nn.Module, # a causal LM (in memory, on its device)
     with tempfile.TemporaryDirectory() as tmp:
         if CLOZE_TASK in tasks: cloze_task(tmp)
         loggers = [logging.getLogger(n) for n in ('lm_eval', 'lm-eval')]; levels = [l.level for l in loggers]
+        was = model.training  # lm-eval's wrapper puts the model in eval mode: the caller's mode is restored
         for l in loggers: l.setLevel(logging.ERROR)
         try:
             with no_progress_bars(), contextlib.redirect_stderr(io.StringIO()):  # lm-eval's own bars and notices
@@ -218,6 +219,7 @@ def zero_shot(model:nn.Module, # a causal LM (in memory, on its device)
             raise
         finally:
             for l, v in zip(loggers, levels): l.setLevel(v)
+            model.train(was)
     r = res['results']
     rows = [{'task': t, 'acc': r[t].get('acc,none'), 'acc_norm': r[t].get('acc_norm,none'), 'examples': r[t].get('sample_len')} for t in tasks]
     for row in rows:  # the papers' number: acc_norm where the task defines it (PIQA, HellaSwag, ARC), else acc (WinoGrande, BoolQ)

@@ -589,8 +589,9 @@ def evaluate_dir(path, # a directory written by `prune_to_dir` (or any model dir
     if causal:
         res['perplexity (pydoc eval)'] = perplexity(model, ev)
         if dense is not None: res['dense perplexity'] = perplexity(dense, ev)
-        for who, m in (('', model), ('dense ', dense)) if tasks else ():
-            for r in zero_shot(m, tok, tasks, limit=limit).to_dict('records') if m is not None else (): res[f"{who}{r['task']} {r['metric']}"] = r['score']
+        for who, m in (('', model), ('dense ', dense)):
+            if tasks and m is not None:
+                for r in zero_shot(m, tok, tasks, limit=limit).itertuples(): res[f'{who}{r.task} {r.metric}'] = r.score
     elif tasks: raise ValueError(f"{path}: zero-shot tasks need a causal LM, not {type(model).__name__}")
     elif dense is not None: res['embedding cosine to dense'] = embedding_fidelity(embeddings(dense, ev), embeddings(model, ev))
     if dense is not None:

@@ -217,17 +217,19 @@ def train_cifar10(kind:str='tsra', # 'tsra' or 'relu'
                   data:dict|None=None, # default: cifar10_splits()
                   path=None, # checkpoint file (default: cache_dir() / f'{kind}_vgg16_cifar10.pt')
                   width:float|None=None, # default 1.0 (1/16 in the rehearsal: a stand-in VGG, as small as the hub stand-ins)
-                  seed:int=0, device=None,
                   batch_size:int|None=None, eval_every:int|None=None, # default 1,024 and 200 (`full_size`: fewer in the rehearsal)
+                  seed:int=0, device=None,
                   progress:bool=True, # show a progress bar
                   checkpoint_every:int|None=None, # steps between saves of the training state (`path` with suffix .ckpt; default 1,000); a new call resumes from it
                  ) -> tuple[nn.Module, dict]:
     "Train the full TSRA-VGG-16 or its ReLU control on CIFAR-10 with the authors' recipe; save and return (model, history)."
     if kind not in CIFAR_RECIPES: raise ValueError(f"kind must be 'tsra' or 'relu', not {kind!r}")
     from rotprune.core import default_device, full_size, rehearsal_scale
-    batch_size, eval_every = batch_size or full_size(1024, least=8), eval_every or full_size(200, least=20)
-    checkpoint_every = checkpoint_every or full_size(1000, least=50)
-    width = width or (1 / 16 if rehearsal_scale() else 1.0)
+    # defaults only where None: a 0 or a negative value reaches the checks below it and is refused there
+    batch_size = full_size(1024, least=8) if batch_size is None else batch_size
+    eval_every = full_size(200, least=20) if eval_every is None else eval_every
+    checkpoint_every = full_size(1000, least=50) if checkpoint_every is None else checkpoint_every
+    width = (1 / 16 if rehearsal_scale() else 1.0) if width is None else width
     data = data if data is not None else cifar10_splits()
     torch.manual_seed(seed)
     model = (tsra_vgg16 if kind == 'tsra' else relu_vgg16)(num_classes=10, width=width, in_channels=data['train'][0].shape[1])
