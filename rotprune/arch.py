@@ -17,12 +17,12 @@ from transformers.models.mistral.modeling_mistral import MistralAttention
 from transformers.models.qwen2.modeling_qwen2 import Qwen2Attention
 import contextlib
 from .core import out_features, in_features, Tap, OFFLOADED_OK
-from .sites import Group, Port, Site, Sites, RMSNorm, sequential_sites
+from .sites import Group, Port, Site, Sites, RMSNorm, RMSNormLinear, sequential_sites
 from dataclasses import dataclass
 from typing import Callable
 
 # %% auto #0
-__all__ = ['ADAPTERS', 'QK_OPT_IN', 'ROPE_SLIM', 'UnsupportedModelError', 'register_adapter', 'get_adapter', 'offload_hook', 'offloaded_modules', 'is_offloaded', 'allow_offloaded', 'check_loaded', 'accelerate_hooks', 'attn_implementation', 'uninitialised', 'tied_weight_keys', 'forget_tied_weights', 'Adapter', 'SequentialAdapter', 'is_fused', 'find_sites', 'BertAdapter', 'GPT2Adapter', 'kv_cache', 'GPT2QKSlimAttention', 'set_qk_head_dim', 'QKSite', 'LlamaAdapter', 'RopeQKSlimAttention', 'LlamaQKSlimAttention', 'MistralQKSlimAttention', 'Qwen2QKSlimAttention', 'set_qk_planes', 'RopeQKSite', 'describe', 'is_gguf_loaded', 'gguf_as_plain', 'layer_shapes', 'config_mismatches', 'sync_config', 'config_describes_weights', 'BertValueSlimSelfAttention', 'set_value_head_size', 'value_attention', 'is_bert_value', 'value_dims_site']
+__all__ = ['ADAPTERS', 'QK_OPT_IN', 'ROPE_SLIM', 'UnsupportedModelError', 'register_adapter', 'get_adapter', 'offload_hook', 'offloaded_modules', 'is_offloaded', 'allow_offloaded', 'check_loaded', 'accelerate_hooks', 'attn_implementation', 'uninitialised', 'tied_weight_keys', 'forget_tied_weights', 'Adapter', 'SequentialAdapter', 'is_fused', 'retie_embeddings', 'has_tied_head', 'find_sites', 'BertAdapter', 'GPT2Adapter', 'kv_cache', 'GPT2QKSlimAttention', 'set_qk_head_dim', 'QKSite', 'LlamaAdapter', 'RopeQKSlimAttention', 'LlamaQKSlimAttention', 'MistralQKSlimAttention', 'Qwen2QKSlimAttention', 'set_qk_planes', 'RopeQKSite', 'describe', 'is_gguf_loaded', 'gguf_as_plain', 'layer_shapes', 'config_mismatches', 'sync_config', 'config_describes_weights', 'BertValueSlimSelfAttention', 'set_value_head_size', 'value_attention', 'is_bert_value', 'value_dims_site']
 
 # %% ../nbs/00c_arch.ipynb #bd7dc736
 class UnsupportedModelError(ValueError):
@@ -192,9 +192,24 @@ def _residual_site(ad) -> Site:
     nr = ad.norm_readers()
     writers = [Port(w, 'out') for w in ad.writers()]
     D = writers[0].n  # the stream's current width (the norms keep dividing by the original one)
-    readers = [Port(r, 'in') for _, _, _, rs in nr for r in rs]
-    return Site('residual', 'residual', Group.orthogonal(D), writers, readers,
-                taps=[Tap(n, 'input') for n, *_ in nr])
+    readers = [Port(r, 'in') for n, _, _, rs in nr if not isinstance(n, RMSNormLinear) for r in rs]
+    maps = [n.linear for n, *_ in nr if isinstance(n, RMSNormLinear)]  # a tied head's scale: it reads the stream and writes the basis the head reads
+    return Site('residual', 'residual', Group.orthogonal(D), writers + [Port(m, 'out') for m in maps],
+                readers + [Port(m, 'in') for m in maps], taps=[Tap(n, 'input') for n, *_ in nr],
+                on_prune=(lambda keep: retie_embeddings(ad.model)) if maps else None)
+
+def retie_embeddings(model:nn.Module) -> nn.Module:
+    "Point a tied LM head at the input embedding again after the embedding was sliced into a new tensor (in place)."
+    head, emb = model.get_output_embeddings(), model.get_input_embeddings()
+    head.weight = emb.weight
+    head.in_features = emb.weight.shape[1]
+    return model
+
+def has_tied_head(model:nn.Module) -> bool:
+    "Does `model`'s LM head read with the input embedding's own tensor?"
+    get = getattr(model, 'get_output_embeddings', None)
+    head = get() if get is not None else None
+    return head is not None and head.weight is model.get_input_embeddings().weight
 
 def find_sites(model:nn.Module, # nn.Sequential, or a model of a family in `rotprune.arch`
                kinds:tuple|None=None, # keep only these kinds ('channels', 'features', 'mlp', 'heads', 'qk', 'residual')
@@ -240,10 +255,10 @@ class BertAdapter(Adapter):
                  Site(f'layer{i}.heads', 'heads', Group.orthogonal(H * dv, H), [Port(a.value, 'out')], [Port(o, 'in')],
                       taps=[Tap(o, 'input')], companions=[Port(a.query, 'out'), Port(a.key, 'out')] if dv == dh else [],
                       prune_unit=dv, on_prune=_heads_on_prune([(a, 'num_attention_heads', 1), (a, 'all_head_size', dh)], dv),
-                      prunable='' if dv == dh else 'value heads are slimmer than query/key heads: prune whole heads first')]
+                      cannot_prune='' if dv == dh else 'value heads are slimmer than query/key heads: prune whole heads first')]
         if getattr(self.config, 'position_embedding_type', 'absolute') in ('absolute', None):
             sites.append(Site(f'layer{i}.qk', 'qk', Group.orthogonal(H * dh, H), [Port(a.query, 'out'), Port(a.key, 'out')], [],
-                              taps=[Tap(a.query, 'output')], prunable='queries and keys share the head size with values'))
+                              taps=[Tap(a.query, 'output')], cannot_prune='queries and keys share the head size with values'))
         return sites
     def layer_shapes(self, i, layer):
         a = layer.attention.self
@@ -280,11 +295,11 @@ class GPT2Adapter(Adapter):
                      [Port(a.c_proj, 'in')], taps=[Tap(a.c_proj, 'input')],
                      companions=[Port(a.c_attn, 'out', _arange(0, D)), Port(a.c_attn, 'out', _arange(D, D))] if full else [],
                      prune_unit=dh, on_prune=_heads_on_prune([(a, 'num_heads', 1), (a, 'split_size', dh), (a, 'embed_dim', dh)], dh),
-                     prunable='' if full else 'queries/keys are slimmer than values: prune whole heads before query/key dimensions'),
+                     cannot_prune='' if full else 'queries/keys are slimmer than values: prune whole heads before query/key dimensions'),
                 QKSite(f'layer{i}.qk', 'qk', Group.orthogonal(Q, H),
                        [Port(a.c_attn, 'out', _arange(0, Q)), Port(a.c_attn, 'out', _arange(Q, Q))], [],
                        taps=[Tap(a.c_attn, 'output', [_arange(0, Q)])], on_prune=lambda keep, a=a, H=H: set_qk_head_dim(a, len(keep) // H),
-                       prunable=QK_OPT_IN)]
+                       cannot_prune=QK_OPT_IN)]
     def norm_readers(self):
         base, head = self.base, self.model.get_output_embeddings()
         out = []
@@ -369,9 +384,9 @@ class QKSite(Site):
                 return self.refresh().prune(k)
             if len(k) < self.width and len(k) % (len(self.group.blocks) * self._per) == 0 and torch.equal(k, torch.arange(len(k))): k = self._rebuilt(len(k))  # a shape rebuild (load_pruned)
             self._check_keep(k)
-        reason, self.prunable = self.prunable, ''  # opt-in (QK_OPT_IN): named, it prunes
+        reason, self.cannot_prune = self.cannot_prune, ''  # opt-in (QK_OPT_IN): named, it prunes
         try: return Site.prune(self, k)
-        finally: self.prunable = reason
+        finally: self.cannot_prune = reason
     _per = 1  # coordinates per unit (a RoPE unit is a plane: 2)
 
 # %% ../nbs/00c_arch.ipynb #ff0a4f51
@@ -418,12 +433,12 @@ class LlamaAdapter(Adapter):
                       [Port(a.o_proj, 'in', ix) for ix in rep(dh)], taps=[Tap(a.o_proj, 'input', rep(dh))],
                       companions=[Port(a.k_proj, 'out')] + [Port(a.q_proj, 'out', ix) for ix in rep(dh)] if full else [], prune_unit=dh,
                       on_prune=lambda keep, a=a: _sync_gqa(a),
-                      prunable='' if full else 'queries/keys keep fewer rotary planes than values: prune whole heads before rotary planes')]
+                      cannot_prune='' if full else 'queries/keys keep fewer rotary planes than values: prune whole heads before rotary planes')]
         if not (hasattr(a, 'q_norm') or hasattr(a, 'k_norm')):  # Qwen3: per-head norms on q, k break the symmetry
             sites.append(RopeQKSite(f'layer{i}.qk', 'qk', Group.rope(n_kv * dqk, n_kv),
                                     [Port(a.k_proj, 'out')] + [Port(a.q_proj, 'out', ix) for ix in rep(dqk)], [],
                                     taps=[Tap(a.k_proj, 'output')], on_prune=lambda keep, a=a: set_qk_planes(a, _planes_kept(a, keep)),
-                                    prunable=QK_OPT_IN))
+                                    cannot_prune=QK_OPT_IN))
         return sites
     def norm_readers(self):
         base, head = self.base, self.model.get_output_embeddings()
@@ -620,10 +635,11 @@ def sync_config(model:nn.Module) -> dict:
         info.pop('layers', None)
     else: info['layers'] = per  # the config keeps the dense architecture; the per-layer shapes say how it was pruned
     norms = [n for n, *_ in ad.norm_readers() if isinstance(n, RMSNorm)]
-    if norms: info['fused_norms'] = {'norm_dim': norms[0].dim, 'eps': norms[0].eps}
+    if norms: info['fused_norms'] = {'norm_dim': norms[0].dim, 'eps': norms[0].eps} | ({'tied_head': True} if isinstance(norms[-1], RMSNormLinear) else {})
     if emb is not None and info.get('layers') and out_features(emb) != getattr(cfg, 'hidden_size', getattr(cfg, 'n_embd', None)):
         info['hidden_size'] = out_features(emb)
-    try: extra = [m.split(':')[0] for m in config_mismatches(model) if 'in the weights, not in the config' in m]
+    maps = tuple(f'{n}.' for n, m in model.named_modules() if isinstance(m, RMSNormLinear))  # rebuilt from `fused_norms`
+    try: extra = [m.split(':')[0] for m in config_mismatches(model) if 'in the weights, not in the config' in m and not m.startswith(maps or ('\0',))]
     except (ValueError, TypeError, ZeroDivisionError): extra = []
     if extra: info['extra_parameters'] = extra
     if info: cfg.rotprune = info

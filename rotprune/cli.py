@@ -56,7 +56,7 @@ def list_sites(name:str, fuse:bool=False, out=None) -> list[dict]:
     sites = find_sites(model)
     rows = [{'site': s.name, 'kind': s.kind, 'width': s.width, 'group': str(s.group),
              'producers': len(s.producers), 'consumers': len(s.consumers),
-             'prunable': (s.prunable if s.prunable.startswith('opt-in') else 'no: ' + s.prunable) if s.prunable else (f'whole blocks of {s.prune_unit}' if s.prune_unit > 1 else 'yes')}
+             'prunable': (s.cannot_prune if s.cannot_prune.startswith('opt-in') else 'no: ' + s.cannot_prune) if s.cannot_prune else (f'whole blocks of {s.prune_unit}' if s.prune_unit > 1 else 'yes')}
             for s in sites]
     print(format_table(rows), file=out)
     for where, why in sites.skipped: print(f"not a site: {where}: {why}", file=out)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #4427aaf9
 from __future__ import annotations
-import os, json, contextvars
+import os, json, contextvars, functools, warnings
 from dataclasses import dataclass
 from typing import Iterable, Sequence, Mapping
 import torch
@@ -17,7 +17,7 @@ __all__ = ['OFFLOADED_OK', 'random_orthogonal', 'orthogonality_error', 'is_ortho
            'rotate_out', 'rotate_in', 'select_out', 'select_in', 'select_features', 'weight_matrix',
            'set_weight_matrix', 'add_to_bias', 'model_device', 'to_device', 'check_calib', 'check_batch', 'run_batch',
            'Moments', 'Tap', 'collect_moments', 'under_test', 'mode', 'is_full', 'default_device', 'rehearsal_scale',
-           'full_size', 'train_seed', 'verdict', 'claim']
+           'full_size', 'train_seed', 'verdict', 'claim', 'renamed_args']
 
 # %% ../nbs/00_core.ipynb #75685185
 def random_orthogonal(n:int, # size of the matrix
@@ -382,3 +382,20 @@ def claim(text:str, # the claim, as the page states it ('pocket llama < 0.9 x bi
     if not _record_claim(text, lo, hi, asserted=True):
         if os.environ.get('ROTPRUNE_CLAIMS') and os.environ.get('ROTPRUNE_CLAIMS_KEEP_GOING') == '1': return
         raise AssertionError(f"claim did not hold: {text} ({float(lo):.6g} is not below {float(hi):.6g})")
+
+# %% ../nbs/00_core.ipynb #52b0ef28
+def renamed_args(**renames): # old keyword name='new keyword name'
+    "Decorator: accept each old keyword argument for one more release, with a `DeprecationWarning` naming the new one."
+    def deco(f):
+        @functools.wraps(f)
+        def g(*args, **kw):
+            for old, new in renames.items():
+                if old not in kw: continue
+                if new in kw: raise TypeError(f"{f.__name__}() got {old!r} (the old name) and {new!r} (its new name): pass only {new!r}")
+                warnings.warn(f"{f.__name__}({old}=...) is deprecated and will be removed in the next release: use {new}=...",
+                              DeprecationWarning, stacklevel=2)
+                kw[new] = kw.pop(old)
+            return f(*args, **kw)
+        g.renamed_args = dict(renames)
+        return g
+    return deco

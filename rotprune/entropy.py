@@ -349,7 +349,7 @@ def rotation_study(model:nn.Module, # a Llama-family decoder or an nn.Sequential
                    calib, # calibration batches
                    evaluate, # evaluate(model) -> float, e.g. held-out perplexity or test accuracy
                    methods=SCORES, # pruners to compare (each gets rotations trained for its own importance)
-                   patterns=PATTERNS, # (name, sparsity, nm) triples
+                   patterns=PATTERNS, # (name, amount, nm) triples
                    steps:int=200, # Adam steps of each rotation
                    placements=('global',), # R1 placements to compare ('global', 'per-layer'; Llama)
                    fused_baseline=('magnitude',), # pruners also run on the norm-fused, unrotated model (Llama)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_invariance.ipynb #c3a0f729
 from __future__ import annotations
-import math
+import math, warnings
 from dataclasses import dataclass, field
 from typing import Callable
 import torch
@@ -13,7 +13,7 @@ from transformers.pytorch_utils import Conv1D
 from .core import (random_orthogonal, orthogonality_error, rotate_out, rotate_in, select_out, select_in,
                            select_features, out_features, in_features, Tap, collect_moments, weight_matrix,
                            set_weight_matrix, add_to_bias)
-from .sites import Group, RMSNorm, module_group, Port, Site, Sites, sequential_sites
+from .sites import Group, RMSNorm, RMSNormLinear, module_group, Port, Site, Sites, sequential_sites
 from .arch import get_adapter, sync_config, is_fused, find_sites, forget_tied_weights
 
 # %% auto #0
@@ -42,8 +42,16 @@ def untie_embeddings(model:nn.Module) -> nn.Module:
         head.weight = nn.Parameter(emb.weight.detach().clone())
     return forget_tied_weights(model)
 
+def _scale_map(gamma:torch.Tensor, beta:torch.Tensor|None, eps:float, like:torch.Tensor) -> RMSNormLinear:
+    "The final norm of a tied model, fused: scale-free RMSNorm, then diag(gamma) (+ beta) as a square linear map."
+    m = RMSNormLinear(len(gamma), eps, bias=beta is not None, dtype=like.dtype, device=like.device)
+    with torch.no_grad():
+        m.linear.weight.copy_(torch.diag(gamma))
+        if beta is not None: m.linear.bias.copy_(beta)
+    return m
+
 def fuse_norms(model:nn.Module) -> nn.Module:
-    "Fold every residual-stream norm's scale (and shift) into its readers, mean-centre LayerNorm streams, and replace the norms by scale-free `RMSNorm` (in place)."
+    "Fold every residual-stream norm's scale (and shift) into its readers, mean-centre LayerNorm streams, and replace the norms by scale-free `RMSNorm` (in place). A tied LM head stays tied where the stream is not centred."
     ad = get_adapter(model)
     nr = ad.norm_readers()
     if not nr:
@@ -55,15 +63,19 @@ def fuse_norms(model:nn.Module) -> nn.Module:
         if not (isinstance(norm, nn.LayerNorm) or type(norm).__name__ in ad.gamma_norms):
             raise ValueError(f"fuse_norms does not know {type(norm).__name__}: its scale may not be a plain weight; "
                              f"supported: LayerNorm, {', '.join(ad.gamma_norms)}")
-    untie_embeddings(model)
-    nr = ad.norm_readers()
     layernorm = isinstance(nr[0][0], nn.LayerNorm)
-    for norm, parent, attr, readers in nr:
+    head = model.get_output_embeddings()
+    tied = head.weight is model.get_input_embeddings().weight
+    if not tied or layernorm: untie_embeddings(model)  # centring the embedding would centre a tied head too
+    nr = ad.norm_readers()
+    for k, (norm, parent, attr, readers) in enumerate(nr):
         gamma = norm.weight.detach().to(torch.float64)
         beta = norm.bias.detach().to(torch.float64) if getattr(norm, 'bias', None) is not None else None
-        for r in readers: _fold_into_reader(r, gamma, beta)
         eps = getattr(norm, 'eps', None)
         if eps is None: eps = getattr(norm, 'variance_epsilon', 1e-6)
+        if tied and not layernorm and k == len(nr) - 1:  # the shared head cannot take the scale: a D x D map keeps it
+            setattr(parent, attr, _scale_map(gamma, beta, eps, head.weight)); continue
+        for r in readers: _fold_into_reader(r, gamma, beta)
         setattr(parent, attr, RMSNorm(len(gamma), eps))
     if layernorm:
         for w in ad.writers(): _centre_writer(w)

@@ -8,7 +8,7 @@ import copy, dataclasses, math, time, warnings
 import torch
 from torch import nn
 import pandas as pd
-from .core import Moments
+from .core import Moments, renamed_args
 from .invariance import Group, Site, Sites, find_sites, site_moments
 from .eval import param_count
 from .select import select_sites, keep_count, validate_amount, amount_for_params, make_report, site_params, guarded, validate_calib
@@ -79,7 +79,7 @@ def cob_sites(model:nn.Module, # the model
         allsites = select_sites(model, None, prunable=False)
         chosen, skipped = [], []
         for s in allsites:
-            why = _admissible(s) or (s.prunable if need_prunable else '')
+            why = _admissible(s) or (s.cannot_prune if need_prunable else '')
             (skipped if why else chosen).append((s, why))
         if skipped:
             warnings.warn(f"change of basis skips {len(skipped)} site(s): " +
@@ -87,7 +87,7 @@ def cob_sites(model:nn.Module, # the model
         return Sites([s for s, _ in chosen], allsites.skipped)
     out = select_sites(model, sites, prunable=False)
     for s in out:
-        why = (_admissible(s) if need_orthogonal else '') or (s.prunable if need_prunable else '')
+        why = (_admissible(s) if need_orthogonal else '') or (s.cannot_prune if need_prunable else '')
         if why: raise ValueError(f"site {s.name!r} cannot take a change of basis: {why}")
     return out
 
@@ -117,15 +117,17 @@ def cob(model:nn.Module, # the model, changed in place (function preserved)
 # %% ../nbs/03_pca.ipynb #92b43b7f
 RULES = ('max', 'avg', 'median', 'zscore')
 
-def dim_fraction(ratio:float, # fraction of the site's parameters to remove, in [0, 1)
+@renamed_args(ratio='amount')
+def dim_fraction(amount:float, # fraction of the site's parameters to remove, in [0, 1)
                  kind:str='channels', # the site's kind
                 ) -> float:
-    "Fraction of a site's dimensions to remove for a parameter ratio: 1-sqrt(1-P) in chains of sites, else P (`rotprune.select.amount_for_params`)."
-    return amount_for_params(ratio, chained=kind in ('channels', 'features'))
+    "Fraction of a site's dimensions to remove for a fraction P of its parameters: 1-sqrt(1-P) in chains of sites, else P (`rotprune.select.amount_for_params`)."
+    return amount_for_params(amount, chained=kind in ('channels', 'features'))
 
+@renamed_args(fraction='amount')
 def select_dims(importance:torch.Tensor, # (d,) importance of each coordinate
                 blocks:tuple=None, # block sizes (default: one block)
-                fraction:float|None=None, # remove a fraction of each block (`rotprune.select.keep_count`) ...
+                amount:float|None=None, # remove a amount of each block (`rotprune.select.keep_count`) ...
                 threshold:float|None=None, # ... or remove by a threshold rule
                 rule:str='max', # one of RULES
                 min_keep:int=1, # keep at least this many per block
@@ -134,15 +136,15 @@ def select_dims(importance:torch.Tensor, # (d,) importance of each coordinate
     imp = torch.as_tensor(importance, dtype=torch.float64).flatten()
     blocks = tuple(blocks) if blocks is not None else (len(imp),)
     if sum(blocks) != len(imp): raise ValueError(f"blocks {blocks} do not add up to {len(imp)} coordinates")
-    if (fraction is None) == (threshold is None): raise ValueError("give exactly one of fraction and threshold")
+    if (amount is None) == (threshold is None): raise ValueError("give exactly one of amount and threshold")
     if rule not in RULES: raise ValueError(f"unknown rule {rule!r}; choose from {RULES}")
-    if fraction is not None and not 0 <= fraction < 1: raise ValueError(f"fraction must lie in [0, 1), got {fraction}")
+    if amount is not None and not 0 <= amount < 1: raise ValueError(f"amount must lie in [0, 1), got {amount}")
     if not torch.isfinite(imp).all(): raise ValueError("importance has NaN or inf entries")
     keep, a = [], 0
     for b in blocks:
         x = imp[a:a + b]
         if b == 0: continue
-        if fraction is not None: n_drop = b - keep_count(b, fraction, min_keep=0)  # round half up
+        if amount is not None: n_drop = b - keep_count(b, amount, min_keep=0)  # round half up
         else:
             if rule == 'zscore':
                 sd = x.std() if b > 1 else torch.tensor(0.)
@@ -195,7 +197,7 @@ def cob_prune(model:nn.Module, # the model, pruned in place
         R, energy = uncentered_pca(stats[s.name], s.group, centered) if rotate else (None, stats[s.name].sq_sum.double().cpu())
         blocks = s.group.blocks
         frac = amount if params is None else dim_fraction(params, s.kind)
-        keep = select_dims(energy.sqrt(), blocks, fraction=frac, threshold=threshold, rule=rule, min_keep=min_keep)
+        keep = select_dims(energy.sqrt(), blocks, amount=frac, threshold=threshold, rule=rule, min_keep=min_keep)
         off = s.group.offsets
         per = [int(((keep >= a) & (keep < b)).sum()) for a, b in zip(off, off[1:])]
         if s.kind == 'heads' and len(set(per)) > 1:  # uniform value head size: the largest count any head asked for
@@ -219,8 +221,9 @@ def cob_prune(model:nn.Module, # the model, pruned in place
     return model, make_report(rows, n0, param_count(model))
 
 # %% ../nbs/03_pca.ipynb #f972accf
-def demo(n_texts:int=32, ratio:float=0.7) -> list[dict]:
-    "Concept 3: MiniLM value dims halved with vs without CoB; TSRA-VGG on digits pruned at `ratio` with vs without CoB."
+@renamed_args(ratio='amount')
+def demo(n_texts:int=32, amount:float=0.7) -> list[dict]:
+    "Concept 3: MiniLM value dims halved with vs without CoB; TSRA-VGG on digits with `amount` of its parameters removed, with vs without CoB."
     from rotprune.data import minilm, text_batches, pydoc_passages
     from rotprune.eval import embeddings, embedding_fidelity, accuracy
     from rotprune.tsra import quick_tsra_vgg
@@ -234,7 +237,7 @@ def demo(n_texts:int=32, ratio:float=0.7) -> list[dict]:
     vgg, data = quick_tsra_vgg(progress=False)
     vcal = list(data['train'][0][:128].split(64))
     vst = site_moments(vgg, cob_sites(vgg, None), vcal)
-    pruned = {m: cob_prune(copy.deepcopy(vgg), None, params=ratio, stats=vst, rotate=r) for m, r in (('CoB', True), ('no CoB', False))}
+    pruned = {m: cob_prune(copy.deepcopy(vgg), None, params=amount, stats=vst, rotate=r) for m, r in (('CoB', True), ('no CoB', False))}
     acc = {'dense': accuracy(vgg, *data['test']), **{m: accuracy(pm, *data['test']) for m, (pm, _) in pruned.items()}}
     removed = pruned['CoB'][1].attrs['removed']
     return [{'concept': '3 uncentred PCA', 'what': 'MiniLM value dims: 50% removed in every head (pydoc eval)',

@@ -11,9 +11,9 @@ from torch import nn
 import transformers
 from safetensors.torch import load_file
 from .core import add_to_bias, out_features
-from .invariance import RMSNorm, find_sites, untie_embeddings
+from .invariance import RMSNorm, RMSNormLinear, find_sites, untie_embeddings
 from .arch import (get_adapter, sync_config, config_describes_weights, layer_shapes, UnsupportedModelError, ADAPTERS,
-                           gguf_as_plain, attn_implementation, uninitialised, tied_weight_keys)
+                           gguf_as_plain, attn_implementation, uninitialised, tied_weight_keys, has_tied_head)
 from .layerwise import offload_aware, is_offloaded, block_onloaded
 from .data import file_sha256
 
@@ -146,9 +146,12 @@ def _rebuild(model:nn.Module, info:dict) -> nn.Module:
     "Apply the structural changes recorded in `config.rotprune` to a freshly built dense model."
     ad = get_adapter(model)
     if 'fused_norms' in info:
-        untie_embeddings(model)
-        for norm, parent, attr, _ in ad.norm_readers():
-            setattr(parent, attr, RMSNorm(info['fused_norms']['norm_dim'], info['fused_norms']['eps']))
+        fn, nr, emb = info['fused_norms'], ad.norm_readers(), model.get_input_embeddings().weight
+        if not fn.get('tied_head'): untie_embeddings(model)
+        for k, (norm, parent, attr, _) in enumerate(nr):
+            last = fn.get('tied_head') and k == len(nr) - 1  # the tied head's scale map, as wide as the stream
+            setattr(parent, attr, RMSNormLinear(fn['norm_dim'], fn['eps'], emb.shape[1], dtype=emb.dtype) if last
+                    else RMSNorm(fn['norm_dim'], fn['eps']))
     for name in info.get('extra_parameters', []):
         mod, _, p = name.rpartition('.')
         if p != 'bias': raise ValueError(f"cannot rebuild the extra parameter {name!r}")
@@ -438,9 +441,16 @@ def prune(model:nn.Module, # a model of a family in `rotprune.arch` (changed in 
     validate_amount(amount)
     if get_adapter(model).family == 'sequential': r = _for_sequential(r, 'sites' in changes)
     calib = validate_calib(calib, needed=False, model=model)  # once, for every recipe: tokens the model can read
+    from rotprune.eval import param_count
+    live = not is_offloaded(model)  # offloaded: accelerate's hooks break a tie's identity at every forward, and no recipe fuses
+    tied, n0 = live and has_tied_head(model), param_count(model)  # before any norm fusion the recipe does
     with guarded(model):
         model, report = (_structured if r.granularity == 'structured' else _weights)(model, calib, r, amount, progress)
     report.attrs['recipe'], report.attrs['amount'] = r.name, amount
+    if tied and not has_tied_head(model):  # a LayerNorm stream: the head got its own copy (see `fuse_norms`)
+        report.attrs['untied_params'] = model.get_output_embeddings().weight.numel()
+    if live and 'params_after' in report.attrs:  # against the model the caller passed, so a fusion's own parameters count
+        report.attrs.update(params_before=n0, removed=1 - report.attrs['params_after'] / n0)
     return model, report
 
 # %% ../nbs/07_pipeline.ipynb #67078f4a

@@ -8,7 +8,7 @@ import math, time, copy
 import pandas as pd
 import torch
 from torch import nn
-from .core import Moments, Tap, collect_moments, in_features, weight_matrix, set_weight_matrix, add_to_bias
+from .core import renamed_args, Moments, Tap, collect_moments, in_features, weight_matrix, set_weight_matrix, add_to_bias
 from .invariance import Site, find_sites
 from .arch import get_adapter
 from .layerwise import layerwise, Truncated, offload_aware, block_onloaded
@@ -271,8 +271,9 @@ def rcpu_prune(model:nn.Module, # a transformer of a family in `rotprune.arch` (
     return model, make_report(rows, n0, param_count(model))
 
 # %% ../nbs/04_procrustes.ipynb #55b9f802
-def demo(n_calib:int=64, n_eval:int=32, ratio:float=0.2) -> list[dict]:
-    "Concept 4 on the bundled MiniLM: prune `ratio` of MLP neurons and heads, with and without Procrustes compensation."
+@renamed_args(ratio='amount')
+def demo(n_calib:int=64, n_eval:int=32, amount:float=0.2) -> list[dict]:
+    "Concept 4 on the bundled MiniLM: prune `amount` of MLP neurons and heads, with and without Procrustes compensation."
     import copy, random
     from rotprune.data import minilm, text_batches, pydoc_passages
     from rotprune.eval import embeddings, embedding_fidelity, param_count
@@ -283,8 +284,8 @@ def demo(n_calib:int=64, n_eval:int=32, ratio:float=0.2) -> list[dict]:
     stats, rows = rcpu_stats(model, calib), []
     for what, kw in (('Wanda-sp, no compensation', dict(score='wanda-sp', compensate=None)),
                      ('RCPU score + rotation', dict(score='variance', compensate='rotation'))):
-        m, _ = rcpu_prune(copy.deepcopy(model), None, ratio, stats=stats, **kw)
-        rows.append({'concept': '4 Procrustes (RCPU)', 'what': f'{ratio:.0%} of MLP neurons and heads, {what}',
+        m, _ = rcpu_prune(copy.deepcopy(model), None, amount, stats=stats, **kw)
+        rows.append({'concept': '4 Procrustes (RCPU)', 'what': f'{amount:.0%} of MLP neurons and heads, {what}',
                      'result': f"embedding cosine {embedding_fidelity(ref, embeddings(m, ev)):.3f}, "
                                f"params {n0 / 1e6:.1f}M -> {param_count(m) / 1e6:.1f}M"})
     return rows

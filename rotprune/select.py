@@ -28,7 +28,7 @@ def select_sites(model:nn.Module, # the model whose sites to choose
                 ) -> Sites:
     "The sites of `model` named by `sites`, in model order; raises `ValueError` naming what exists."
     found = find_sites(model) if found is None else found
-    if sites is None: return Sites([s for s in found if not (prunable and s.prunable)], found.skipped)
+    if sites is None: return Sites([s for s in found if not (prunable and s.cannot_prune)], found.skipped)
     items = [sites] if isinstance(sites, (str, Site)) else list(sites)
     if not items: raise ValueError("sites is empty: name at least one site or kind (or pass None for all)")
     kinds, names = {s.kind for s in found}, {s.name for s in found}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00g_sites.ipynb #8e91d49c
 from __future__ import annotations
-import math
+import math, warnings
 from dataclasses import dataclass, field
 from typing import Callable
 import torch
@@ -14,7 +14,7 @@ from .core import (random_orthogonal, orthogonality_error, rotate_out, rotate_in
                            select_features, out_features, in_features, Tap, weight_matrix)
 
 # %% auto #0
-__all__ = ['Group', 'RMSNorm', 'module_group', 'Port', 'Site', 'sequential_sites', 'Sites']
+__all__ = ['Group', 'RMSNorm', 'module_group', 'Port', 'Site', 'sequential_sites', 'RMSNormLinear', 'Sites']
 
 # %% ../nbs/01_invariance.ipynb #2782df58
 _KINDS = ('orthogonal', 'rope', 'permutation')  # from largest to smallest
@@ -168,7 +168,7 @@ class Site:
     companions: list = field(default_factory=list)  # ports sliced on prune but not rotated (queries/keys of heads)
     prune_unit: int = 1  # prune whole blocks of this many coordinates (a head)
     on_prune: Callable|None = None  # updates module attributes (head counts) after a prune
-    prunable: str = ''  # non-empty: the reason this site cannot be pruned
+    cannot_prune: str = ''  # why this site cannot be pruned ('' when it can)
     stale: bool = False
 
     @property
@@ -176,6 +176,12 @@ class Site:
     def __repr__(self):
         return (f"Site({self.name!r}, kind={self.kind}, width={self.width}, group={self.group}, "
                 f"producers={len(self.producers)}, consumers={len(self.consumers)})")
+    @property
+    def prunable(self) -> str:
+        "Deprecated: the old name of `cannot_prune` (a reason, not a yes)."
+        warnings.warn("Site.prunable is deprecated (it holds the reason a site cannot be pruned): use Site.cannot_prune",
+                      DeprecationWarning, stacklevel=2)
+        return self.cannot_prune
 
 # %% ../nbs/01_invariance.ipynb #2256a568
 def _feature_tensors(m:nn.Module) -> list:
@@ -225,7 +231,7 @@ Site.rotate, Site.random_rotation = _site_rotate, _site_random_rotation
 def _site_prune(self:Site, keep) -> Site:
     "Keep only site coordinates `keep`; physically slice producers, consumers, norms in between and companions."
     if self.stale: raise ValueError(f"site {self.name!r} was pruned already: call find_sites again")
-    if self.prunable: raise NotImplementedError(f"site {self.name!r} cannot be pruned: {self.prunable}")
+    if self.cannot_prune: raise NotImplementedError(f"site {self.name!r} cannot be pruned: {self.cannot_prune}")
     keep = torch.as_tensor(keep)
     if keep.numel() == 0: raise ValueError(f"site {self.name!r}: cannot remove every coordinate (keep is empty)")
     if keep.is_floating_point() or keep.is_complex() or keep.dtype == torch.bool:
@@ -313,6 +319,15 @@ def sequential_sites(model:nn.Sequential, # the network
         sites.append(Site(names[id(prod)] or 'input', 'channels' if isinstance(prod, nn.Conv2d) else 'features', g,
                           [Port(prod, 'out')], consumers, between=state, taps=taps))
     return sites
+
+# %% ../nbs/01_invariance.ipynb #bd3f2ca1
+class RMSNormLinear(RMSNorm):
+    "Scale-free `RMSNorm`, then a square linear map: a tied-embedding model's final norm after `fuse_norms`."
+    def __init__(self, dim:int, eps:float=1e-6, width:int|None=None, bias:bool=False, dtype=None, device=None):
+        super().__init__(dim, eps)
+        self.linear = nn.Linear(width or dim, width or dim, bias=bias, dtype=dtype, device=device)
+    def forward(self, x): return self.linear(super().forward(x))
+    def site_group(self, width:int) -> None: return None  # a learned map: no change of basis passes through it
 
 # %% ../nbs/01_invariance.ipynb #088f5e9e
 class Sites(list):

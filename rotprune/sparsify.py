@@ -10,7 +10,7 @@ from torch import nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers.pytorch_utils import Conv1D
-from .core import Tap, Moments, weight_matrix, set_weight_matrix, in_features, out_features, check_calib
+from .core import Tap, Moments, weight_matrix, set_weight_matrix, in_features, out_features, check_calib, renamed_args
 from .arch import get_adapter
 from .layerwise import layerwise, BlockRunner, offload_aware, is_offloaded
 from .select import make_report, guarded, validate_calib
@@ -22,35 +22,37 @@ __all__ = ['PRUNERS', 'n_pruned', 'prune_mask', 'magnitude', 'wanda', 'layer_err
            'weight_input_moments']
 
 # %% ../nbs/06a_sparsify.ipynb #9a707dbd
-def _check_sparsity(sparsity, nm) -> tuple[float, tuple|None]:
-    "Validate (sparsity, nm); return the sparsity as a float and nm as (N, M) or None."
+def _check_amount(amount, nm) -> tuple[float, tuple|None]:
+    "Validate (amount, nm); return the amount as a float and nm as (N, M) or None."
     if nm is not None:
         try: n, m = (int(v) for v in nm)
         except (TypeError, ValueError): raise ValueError(f"nm must be a pair (N, M) such as (2, 4), got {nm!r}") from None
         if n < 1 or m < 1: raise ValueError(f"nm=(N, M) needs N >= 1 and M >= 1, got {tuple(nm)}")
         if n > m: raise ValueError(f"nm=(N, M) keeps N of every M weights, so N must not exceed M; got N={n} > M={m}")
         implied = 1 - n / m
-        if sparsity is not None and (isinstance(sparsity, bool) or not isinstance(sparsity, (int, float))
-                                     or abs(float(sparsity) - implied) > 1e-9):
-            raise ValueError(f"nm=({n}, {m}) means sparsity {implied:g}; got sparsity={sparsity!r} (pass None or {implied:g})")
+        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, (int, float))
+                                     or abs(float(amount) - implied) > 1e-9):
+            raise ValueError(f"nm=({n}, {m}) means amount {implied:g}; got amount={amount!r} (pass None or {implied:g})")
         return implied, (n, m)
-    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not (0 <= sparsity < 1):
-        raise ValueError(f"sparsity must be a number in [0, 1) (the fraction of weights set to zero), got {sparsity!r}")
-    return float(sparsity), None
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not (0 <= amount < 1):
+        raise ValueError(f"amount must be a number in [0, 1) (the fraction of weights set to zero), got {amount!r}")
+    return float(amount), None
 
+@renamed_args(sparsity='amount')
 def n_pruned(n:int, # size of a comparison group
-             sparsity:float, # fraction to zero, in [0, 1)
+             amount:float, # fraction to zero, in [0, 1)
             ) -> int:
-    "How many weights of a comparison group of `n` are zeroed: round-half-up(sparsity · n)."
-    return min(int(math.floor(sparsity * n + 0.5 + 1e-9)), n)
+    "How many weights of a comparison group of `n` are zeroed: round-half-up(amount · n)."
+    return min(int(math.floor(amount * n + 0.5 + 1e-9)), n)
 
+@renamed_args(sparsity='amount')
 def prune_mask(S:torch.Tensor, # scores (out, in), higher = more important
-               sparsity:float|None, # fraction of each comparison group to zero (None with nm)
+               amount:float|None, # fraction of each comparison group to zero (None with nm)
                nm:tuple|None=None, # (N, M): keep the N highest of every M consecutive inputs of a row
                per_row:bool=True, # compare within each output row (True) or across the whole matrix
               ) -> torch.Tensor:
     "Boolean mask (True = zero it) of the lowest scores of each comparison group; ties go to the lower index."
-    sparsity, nm = _check_sparsity(sparsity, nm)
+    amount, nm = _check_amount(amount, nm)
     if S.ndim != 2: raise ValueError(f"scores must be an (out, in) matrix, got shape {tuple(S.shape)}")
     rows, cols = S.shape
     if nm is not None:
@@ -60,7 +62,7 @@ def prune_mask(S:torch.Tensor, # scores (out, in), higher = more important
         idx = G.argsort(dim=-1, stable=True)[..., :m - n]
         return torch.zeros_like(G, dtype=torch.bool).scatter_(-1, idx, True).reshape(rows, cols)
     G = S if per_row else S.reshape(1, -1)
-    idx = G.argsort(dim=-1, stable=True)[:, :n_pruned(G.shape[1], sparsity)]
+    idx = G.argsort(dim=-1, stable=True)[:, :n_pruned(G.shape[1], amount)]
     return torch.zeros_like(G, dtype=torch.bool).scatter_(-1, idx, True).reshape(rows, cols)
 
 # %% ../nbs/06a_sparsify.ipynb #4476190c
@@ -82,23 +84,25 @@ def _check_weight(W, H=None) -> tuple[torch.Tensor, torch.Tensor|None]:
         raise ValueError("H is not positive semi-definite: it has negative diagonal entries (it must be a Gram matrix Σ x xᵀ)")
     return W, H
 
+@renamed_args(sparsity='amount')
 def magnitude(W:torch.Tensor, # weight (out, in)
-              sparsity:float|None, # fraction of the weights to zero, in [0, 1) (None with nm)
+              amount:float|None, # fraction of the weights to zero, in [0, 1) (None with nm)
               nm:tuple|None=None, # (N, M) semi-structured pattern instead, e.g. (2, 4)
              ) -> torch.Tensor:
     "Zero the smallest |W_ij| of the whole matrix (of each group of M inputs of a row with `nm`)."
-    sparsity, nm = _check_sparsity(sparsity, nm)
+    amount, nm = _check_amount(amount, nm)
     dtype = torch.as_tensor(W).dtype
     W, _ = _check_weight(W)
-    return W.masked_fill(prune_mask(W.abs(), sparsity, nm, per_row=False), 0).to(dtype)
+    return W.masked_fill(prune_mask(W.abs(), amount, nm, per_row=False), 0).to(dtype)
 
+@renamed_args(sparsity='amount')
 def wanda(W:torch.Tensor, # weight (out, in)
           H:torch.Tensor, # input Gram matrix Σ x xᵀ (in, in), or just its diagonal Σ x² (in,)
-          sparsity:float|None, # fraction of each row to zero, in [0, 1) (None with nm)
+          amount:float|None, # fraction of each row to zero, in [0, 1) (None with nm)
           nm:tuple|None=None, # (N, M) semi-structured pattern instead
          ) -> torch.Tensor:
     "Zero the smallest |W_ij|·‖x_j‖ of each output row (of each group of M inputs with `nm`): Wanda."
-    sparsity, nm = _check_sparsity(sparsity, nm)
+    amount, nm = _check_amount(amount, nm)
     dtype = torch.as_tensor(W).dtype
     H = torch.as_tensor(H)
     if H.ndim == 1:  # the diagonal alone (what `Moments(diagonal=True)` keeps)
@@ -110,7 +114,7 @@ def wanda(W:torch.Tensor, # weight (out, in)
         W, H = _check_weight(W, H)
         d = H.diagonal()
     S = W.abs() * d.clamp_min(0).sqrt()
-    return W.masked_fill(prune_mask(S, sparsity, nm), 0).to(dtype)
+    return W.masked_fill(prune_mask(S, amount, nm), 0).to(dtype)
 
 # %% ../nbs/06a_sparsify.ipynb #29fcf2d2
 def layer_error(W:torch.Tensor, # dense weight (out, in)
@@ -141,10 +145,10 @@ def _inverse_factor(H:torch.Tensor) -> torch.Tensor:
     if info.item() != 0: raise ValueError("H is too ill-conditioned to invert: raise `damp`")
     return U
 
-def _obs_block(W1:torch.Tensor, U1:torch.Tensor, sparsity:float, nm:tuple|None) -> torch.Tensor:
+def _obs_block(W1:torch.Tensor, U1:torch.Tensor, amount:float, nm:tuple|None) -> torch.Tensor:
     "Prune one block of columns in place, column by column with the OBS update; return the scaled errors."
     d, Err = U1.diagonal(), torch.zeros_like(W1)
-    mask = None if nm is not None else prune_mask(W1 ** 2 / d ** 2, sparsity, per_row=False)
+    mask = None if nm is not None else prune_mask(W1 ** 2 / d ** 2, amount, per_row=False)
     for i in range(W1.shape[1]):
         if nm is not None and i % nm[1] == 0:  # the N:M group starting here, from the weights as they are now
             grp = prune_mask(W1[:, i:i + nm[1]] ** 2 / d[i:i + nm[1]] ** 2, None, nm)
@@ -157,15 +161,16 @@ def _obs_block(W1:torch.Tensor, U1:torch.Tensor, sparsity:float, nm:tuple|None) 
         Err[:, i] = err
     return Err
 
+@renamed_args(sparsity='amount')
 def sparsegpt(W:torch.Tensor, # weight (out, in)
               H:torch.Tensor, # input Gram matrix Σ x xᵀ (in, in)
-              sparsity:float|None, # fraction of the weights to zero, in [0, 1) (None with nm)
+              amount:float|None, # fraction of the weights to zero, in [0, 1) (None with nm)
               nm:tuple|None=None, # (N, M) semi-structured pattern instead
               blocksize:int=128, # columns per lazy-update block (and per unstructured mask choice)
               damp:float=0.01, # add damp · mean(diag H) to the diagonal
              ) -> torch.Tensor:
     "SparseGPT: prune column by column, updating the columns not yet visited by the OBS formula."
-    sparsity, nm = _check_sparsity(sparsity, nm)
+    amount, nm = _check_amount(amount, nm)
     if isinstance(blocksize, bool) or not isinstance(blocksize, int) or blocksize < 1:
         raise ValueError(f"blocksize must be a positive integer, got {blocksize!r}")
     if isinstance(damp, bool) or not isinstance(damp, (int, float)) or not damp >= 0:
@@ -182,7 +187,7 @@ def sparsegpt(W:torch.Tensor, # weight (out, in)
     for i1 in range(0, cols, blocksize):
         i2 = min(i1 + blocksize, cols)
         W1 = W[:, i1:i2].clone()
-        Err = _obs_block(W1, U[i1:i2, i1:i2], sparsity, nm)
+        Err = _obs_block(W1, U[i1:i2, i1:i2], amount, nm)
         W[:, i1:i2] = W1
         W[:, i2:] -= Err @ U[i1:i2, i2:]  # the lazy update of everything to the right
     return W.to(dtype)
@@ -217,18 +222,18 @@ def shared_inputs(block:nn.Module, # a transformer block
     return list(groups.values())
 
 # %% ../nbs/06a_sparsify.ipynb #a7f075b5
-def _prune_one(name, mod, H, method, sparsity, nm, pattern, kw, shares=None) -> dict:
+def _prune_one(name, mod, H, method, amount, nm, pattern, kw, shares=None) -> dict:
     "Prune one weight layer in place with Gram (or diagonal) H; its report row."
     t = time.time()
     W = weight_matrix(mod)
-    set_weight_matrix(mod, PRUNERS[method](W, None if H is None else H.to(W.device), sparsity, nm, **kw))
+    set_weight_matrix(mod, PRUNERS[method](W, None if H is None else H.to(W.device), amount, nm, **kw))
     zeros = int((mod.weight == 0).sum())
     return {'site': name, 'kind': 'conv' if isinstance(mod, nn.Conv2d) else 'linear', 'width_before': in_features(mod),
             'width_after': in_features(mod), 'params_before': int((W != 0).sum()), 'params_after': W.numel() - zeros,  # non-zero weights
             'score': method, 'compensation': 'OBS' if method == 'sparsegpt' else None, 'seconds': time.time() - t,
             'pattern': pattern, 'sparsity': zeros / W.numel(), 'shares_input_with': shares}
 
-def _prune_layer(step, method, sparsity, nm, pattern, kw) -> list[dict]:
+def _prune_layer(step, method, amount, nm, pattern, kw) -> list[dict]:
     "Prune every linear of one layerwise step in place; one report row per linear."
     lin, rows = linears(step.block), []
     groups = shared_inputs(step.block, BlockRunner(step.block, step.inputs))
@@ -237,7 +242,7 @@ def _prune_layer(step, method, sparsity, nm, pattern, kw) -> list[dict]:
     for g in groups:
         m = st[g[0]]
         H = m.gram if method == 'sparsegpt' else m.sq_sum  # Wanda and magnitude need only the diagonal
-        rows += [_prune_one(f'layer{step.index}.{n}', lin[n], H, method, sparsity, nm, pattern, kw,
+        rows += [_prune_one(f'layer{step.index}.{n}', lin[n], H, method, amount, nm, pattern, kw,
                             ', '.join(x for x in g if x != n) or None) for n in g]
     return rows
 
@@ -257,19 +262,20 @@ def _left_dense(model:nn.Sequential, layers:dict) -> list:
     return [f'{n} ({type(m).__name__})' for n, m in layer_chain(model)
             if n not in layers and not isinstance(m, _NORMS) and any(True for _ in m.parameters())]
 
+@renamed_args(sparsity='amount')
 @offload_aware
 def sparsify(model:nn.Module, # a transformer of a family in `rotprune.arch`, or an nn.Sequential MLP/CNN (changed in place)
              calib, # calibration batches (tensors or (x, y) tuples for an nn.Sequential)
              method:str='sparsegpt', # 'magnitude', 'wanda' or 'sparsegpt'
-             sparsity:float|None=0.5, # fraction of each linear's weights to zero, in [0, 1) (None with nm)
+             amount:float|None=0.5, # fraction of each linear's weights to zero, in [0, 1) (None with nm)
              nm:tuple|None=None, # (N, M) semi-structured pattern instead, e.g. (2, 4)
              blocksize:int=128, # SparseGPT's lazy-update block
              damp:float=0.01, # SparseGPT's damping (fraction of the mean diagonal)
              progress:bool=False, # a progress bar over layers
             ):
-    "Zero `sparsity` of the weights of every linear in every block (or N:M), layer by layer; returns (model, report)."
+    "Zero `amount` of the weights of every linear in every block (or N:M), layer by layer; returns (model, report)."
     if method not in PRUNERS: raise ValueError(f"unknown method {method!r}; choose from {sorted(PRUNERS)}")
-    sparsity, nm = _check_sparsity(sparsity, nm)
+    amount, nm = _check_amount(amount, nm)
     ad = get_adapter(model)
     layers = _prunable(model, ad)
     calib = validate_calib(calib, model=model)
@@ -282,12 +288,12 @@ def sparsify(model:nn.Module, # a transformer of a family in `rotprune.arch`, or
         if nm is not None and weight_columns(m) % nm[1]: raise ValueError(f"{n}: {weight_columns(m)} inputs are not a multiple of M={nm[1]}")
     before, rows = param_count(model), []
     kw = dict(blocksize=blocksize, damp=damp) if method == 'sparsegpt' else {}
-    pattern = f'{nm[0]}:{nm[1]}' if nm else f'{sparsity:.0%}'
-    if sparsity > 0:
+    pattern = f'{nm[0]}:{nm[1]}' if nm else f'{amount:.0%}'
+    if amount > 0:
         with guarded(model, probe=calib[0]):
-            if ad.family == 'sequential': rows = _prune_chain(model, calib, method, sparsity, nm, pattern, kw, progress)
+            if ad.family == 'sequential': rows = _prune_chain(model, calib, method, amount, nm, pattern, kw, progress)
             else:
-                for step in layerwise(model, calib, progress=progress): rows += _prune_layer(step, method, sparsity, nm, pattern, kw)
+                for step in layerwise(model, calib, progress=progress): rows += _prune_layer(step, method, amount, nm, pattern, kw)
     removed = sum(r['params_before'] - r['params_after'] for r in rows)
     report = make_report(rows, before, before - removed); report.attrs['left dense'] = dense
     return model, report
@@ -353,7 +359,7 @@ def _update(st:Moments, rows:torch.Tensor, chunk:int=1 << 16):
     for r in rows.split(chunk): st.update(r)  # chunks: the float64 copy of a conv's patches can be large
 
 @torch.no_grad()
-def _prune_chain(model, calib, method, sparsity, nm, pattern, kw, progress=False) -> list[dict]:
+def _prune_chain(model, calib, method, amount, nm, pattern, kw, progress=False) -> list[dict]:
     "Prune every Linear/Conv2d of an nn.Sequential in forward order, each on the inputs the pruned layers before it give."
     xs = [chain_input(b, i) for i, b in enumerate(calib)] if method != 'magnitude' else []  # magnitude needs no data
     rows, was = [], model.training
@@ -366,7 +372,7 @@ def _prune_chain(model, calib, method, sparsity, nm, pattern, kw, progress=False
                     for x in xs: _update(st, weight_inputs(mod, x))
                     H = st.gram
                 else: H = sum(sq_sums(mod, x) for x in xs) if xs else None  # Wanda needs only Σ x², magnitude nothing
-                rows.append(_prune_one(name, mod, H, method, sparsity, nm, pattern, kw))
+                rows.append(_prune_one(name, mod, H, method, amount, nm, pattern, kw))
             xs = [mod(x) for x in xs]
     finally: model.train(was)
     return rows

@@ -1,0 +1,44 @@
+"The fraction a call removes is `amount` in every public function; renamed arguments still work for one release, with a warning."
+import importlib, inspect, pkgutil, warnings
+import pytest
+import rotprune
+
+OLD_NAMES = {'sparsity', 'ratio', 'fraction'}  # the names `amount` replaced
+NOT_YET = {('experiments', 'prune_sweep'): 'ratios'}  # its table's column is 'ratio' too: renamed with the sweep tables
+
+def public_functions():
+    for m in pkgutil.iter_modules(rotprune.__path__):
+        if m.name.startswith('_'): continue
+        mod = importlib.import_module(f'rotprune.{m.name}')
+        for name, f in vars(mod).items():
+            if not name.startswith('_') and inspect.isfunction(f) and f.__module__ == mod.__name__: yield m.name, name, f
+
+def test_no_public_function_takes_an_old_name():
+    bad = [(m, n, p) for m, n, f in public_functions() for p in inspect.signature(f).parameters
+           if p in OLD_NAMES and NOT_YET.get((m, n)) != p]
+    assert not bad, f"parameters still named the old way (use amount): {bad}"
+
+def renamed():
+    return [(m, n, f) for m, n, f in public_functions() if getattr(f, 'renamed_args', None)]
+
+def test_renamed_functions_exist():
+    names = {n for _, n, _ in renamed()}
+    assert {'sparsify', 'wanda', 'sparsegpt', 'magnitude', 'prune_mask', 'n_pruned', 'select_dims', 'dim_fraction'} <= names
+
+@pytest.mark.parametrize('m,n,f', renamed(), ids=lambda x: x if isinstance(x, str) else '')
+def test_old_keyword_maps_to_the_new_parameter(m, n, f):
+    sig = inspect.signature(f)
+    for old, new in f.renamed_args.items():
+        assert new in sig.parameters and old not in sig.parameters, (n, old, new)
+
+def test_old_keyword_warns_and_gives_the_same_result():
+    import torch
+    from rotprune.sparsify import magnitude
+    from rotprune.pca import select_dims
+    W = torch.randn(6, 8, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        assert torch.equal(magnitude(W, sparsity=0.5), magnitude(W, amount=0.5))
+        assert torch.equal(select_dims(torch.arange(8.), fraction=0.25), select_dims(torch.arange(8.), amount=0.25))
+    assert [x.category for x in w] == [DeprecationWarning] * 2
+    with pytest.raises(TypeError, match="pass only 'amount'"): magnitude(W, sparsity=0.5, amount=0.5)
