@@ -36,18 +36,21 @@ def _centre_writer(w:nn.Module):
         b = w.bias.data.to(torch.float64); w.bias.data = (b - b.mean()).to(w.bias.dtype)
 
 def untie_embeddings(model:nn.Module) -> nn.Module:
-    "Give the LM head its own copy of tied input embeddings (in place)."
+    "Give the LM head its own copy of tied input embeddings (in place); a fused model's final scale map folds into that copy."
     head, emb = model.get_output_embeddings(), model.get_input_embeddings()
     if head is not None and head.weight is emb.weight:
         head.weight = nn.Parameter(emb.weight.detach().clone())
+        norm, parent, attr, _ = (get_adapter(model).norm_readers() or [(None,) * 4])[-1]
+        if isinstance(norm, RMSNormLinear):  # logits = n M^T E^T: the head's copy becomes E M
+            with torch.no_grad(): set_weight_matrix(head, weight_matrix(head) @ norm.linear.weight.detach().to(torch.float64))
+            setattr(parent, attr, RMSNorm(norm.dim, norm.eps))
+            forget_tied_weights(model); sync_config(model)
     return forget_tied_weights(model)
 
-def _scale_map(gamma:torch.Tensor, beta:torch.Tensor|None, eps:float, like:torch.Tensor) -> RMSNormLinear:
-    "The final norm of a tied model, fused: scale-free RMSNorm, then diag(gamma) (+ beta) as a square linear map."
-    m = RMSNormLinear(len(gamma), eps, bias=beta is not None, dtype=like.dtype, device=like.device)
-    with torch.no_grad():
-        m.linear.weight.copy_(torch.diag(gamma))
-        if beta is not None: m.linear.bias.copy_(beta)
+def _scale_map(gamma:torch.Tensor, eps:float, like:torch.Tensor) -> RMSNormLinear:
+    "The final norm of a tied model, fused: scale-free RMSNorm, then diag(gamma) as a square linear map."
+    m = RMSNormLinear(len(gamma), eps, dtype=like.dtype, device=like.device)
+    with torch.no_grad(): m.linear.weight.copy_(torch.diag(gamma))
     return m
 
 def fuse_norms(model:nn.Module) -> nn.Module:
@@ -74,7 +77,7 @@ def fuse_norms(model:nn.Module) -> nn.Module:
         eps = getattr(norm, 'eps', None)
         if eps is None: eps = getattr(norm, 'variance_epsilon', 1e-6)
         if tied and not layernorm and k == len(nr) - 1:  # the shared head cannot take the scale: a D x D map keeps it
-            setattr(parent, attr, _scale_map(gamma, beta, eps, head.weight)); continue
+            setattr(parent, attr, _scale_map(gamma, eps, head.weight)); continue  # (an RMSNorm has no shift)
         for r in readers: _fold_into_reader(r, gamma, beta)
         setattr(parent, attr, RMSNorm(len(gamma), eps))
     if layernorm:

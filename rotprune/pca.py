@@ -127,7 +127,7 @@ def dim_fraction(amount:float, # fraction of the site's parameters to remove, in
 @renamed_args(fraction='amount')
 def select_dims(importance:torch.Tensor, # (d,) importance of each coordinate
                 blocks:tuple=None, # block sizes (default: one block)
-                amount:float|None=None, # remove a amount of each block (`rotprune.select.keep_count`) ...
+                amount:float|None=None, # remove this fraction of each block (`rotprune.select.keep_count`) ...
                 threshold:float|None=None, # ... or remove by a threshold rule
                 rule:str='max', # one of RULES
                 min_keep:int=1, # keep at least this many per block

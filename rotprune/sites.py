@@ -323,9 +323,9 @@ def sequential_sites(model:nn.Sequential, # the network
 # %% ../nbs/01_invariance.ipynb #bd3f2ca1
 class RMSNormLinear(RMSNorm):
     "Scale-free `RMSNorm`, then a square linear map: a tied-embedding model's final norm after `fuse_norms`."
-    def __init__(self, dim:int, eps:float=1e-6, width:int|None=None, bias:bool=False, dtype=None, device=None):
+    def __init__(self, dim:int, eps:float=1e-6, width:int|None=None, dtype=None, device=None):
         super().__init__(dim, eps)
-        self.linear = nn.Linear(width or dim, width or dim, bias=bias, dtype=dtype, device=device)
+        self.linear = nn.Linear(width or dim, width or dim, bias=False, dtype=dtype, device=device)
     def forward(self, x): return self.linear(super().forward(x))
     def site_group(self, width:int) -> None: return None  # a learned map: no change of basis passes through it
 

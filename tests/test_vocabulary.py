@@ -3,7 +3,7 @@ import importlib, inspect, pkgutil, warnings
 import pytest
 import rotprune
 
-OLD_NAMES = {'sparsity', 'ratio', 'fraction'}  # the names `amount` replaced
+OLD_NAMES = {'sparsity', 'ratio', 'ratios', 'fraction'}  # the names `amount` replaced
 NOT_YET = {('experiments', 'prune_sweep'): 'ratios'}  # its table's column is 'ratio' too: renamed with the sweep tables
 
 def public_functions():
