@@ -44,7 +44,7 @@ def untie_embeddings(model:nn.Module) -> nn.Module:
         if isinstance(norm, RMSNormLinear):  # logits = n M^T E^T: the head's copy becomes E M
             with torch.no_grad(): set_weight_matrix(head, weight_matrix(head) @ norm.linear.weight.detach().to(torch.float64))
             setattr(parent, attr, RMSNorm(norm.dim, norm.eps))
-            forget_tied_weights(model); sync_config(model)
+            forget_tied_weights(model); sync_config(model)  # the config says untied before it is synced
     return forget_tied_weights(model)
 
 def _scale_map(gamma:torch.Tensor, eps:float, like:torch.Tensor) -> RMSNormLinear:
@@ -68,15 +68,16 @@ def fuse_norms(model:nn.Module) -> nn.Module:
                              f"supported: LayerNorm, {', '.join(ad.gamma_norms)}")
     layernorm = isinstance(nr[0][0], nn.LayerNorm)
     head = model.get_output_embeddings()
-    tied = head.weight is model.get_input_embeddings().weight
-    if not tied or layernorm: untie_embeddings(model)  # centring the embedding would centre a tied head too
+    shifted = getattr(nr[-1][0], 'bias', None) is not None  # a final shift: the map would need a bias, which loads cannot rebuild
+    tied = head.weight is model.get_input_embeddings().weight and not layernorm and not shifted
+    if not tied: untie_embeddings(model)  # centring the embedding would centre a tied head too
     nr = ad.norm_readers()
     for k, (norm, parent, attr, readers) in enumerate(nr):
         gamma = norm.weight.detach().to(torch.float64)
         beta = norm.bias.detach().to(torch.float64) if getattr(norm, 'bias', None) is not None else None
         eps = getattr(norm, 'eps', None)
         if eps is None: eps = getattr(norm, 'variance_epsilon', 1e-6)
-        if tied and not layernorm and k == len(nr) - 1:  # the shared head cannot take the scale: a D x D map keeps it
+        if tied and k == len(nr) - 1:  # the shared head cannot take the scale: a D x D map keeps it
             setattr(parent, attr, _scale_map(gamma, eps, head.weight)); continue  # (an RMSNorm has no shift)
         for r in readers: _fold_into_reader(r, gamma, beta)
         setattr(parent, attr, RMSNorm(len(gamma), eps))
