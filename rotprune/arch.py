@@ -358,7 +358,7 @@ def set_qk_head_dim(attn:nn.Module, # a GPT2Attention (self-attention)
     return attn
 
 QK_OPT_IN = ("opt-in: query/key dimensions (GPT-2) and rotary planes (Llama, Mistral, Qwen2) are pruned only where named "
-             "(sites='qk', the same number in every head; rotprune.projective.qk_prune, projective_prune)")
+             "(sites='qk', the same number in every head; rotprune.qk.qk_prune, rotprune.projective.projective_prune)")
 
 @dataclass(eq=False, repr=False)
 class QKSite(Site):

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import os, json, contextvars, functools, warnings
 from dataclasses import dataclass
-from typing import Iterable, Sequence, Mapping
+from typing import Callable, Iterable, Sequence, Mapping
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -15,9 +15,9 @@ from transformers.pytorch_utils import Conv1D
 # %% auto #0
 __all__ = ['OFFLOADED_OK', 'random_orthogonal', 'orthogonality_error', 'is_orthogonal', 'out_features', 'in_features',
            'rotate_out', 'rotate_in', 'select_out', 'select_in', 'select_features', 'weight_matrix',
-           'set_weight_matrix', 'add_to_bias', 'model_device', 'to_device', 'check_calib', 'check_batch', 'run_batch',
-           'Moments', 'Tap', 'collect_moments', 'under_test', 'mode', 'is_full', 'default_device', 'rehearsal_scale',
-           'full_size', 'train_seed', 'verdict', 'claim', 'renamed_args']
+           'set_weight_matrix', 'add_to_bias', 'as_matrix', 'model_device', 'to_device', 'check_calib', 'check_batch',
+           'run_batch', 'Moments', 'Tap', 'collect_moments', 'under_test', 'mode', 'is_full', 'default_device',
+           'rehearsal_scale', 'full_size', 'train_seed', 'verdict', 'claim', 'renamed_args', 'moved_names']
 
 # %% ../nbs/00_core.ipynb #75685185
 def random_orthogonal(n:int, # size of the matrix
@@ -177,6 +177,18 @@ def add_to_bias(m:nn.Module, b:torch.Tensor) -> nn.Module:
         m.bias = nn.Parameter(torch.zeros(out_features(m), dtype=m.weight.dtype, device=m.weight.device))
     m.bias.data = (m.bias.data.to(torch.float64) + b.to(device=m.bias.device, dtype=torch.float64)).to(m.bias.dtype)
     return m
+
+# %% ../nbs/00_core.ipynb #5abea1be
+def as_matrix(W, # a tensor (or anything `torch.as_tensor` reads) of two non-empty dimensions
+              what:str='W', # its name, for the error
+             ) -> torch.Tensor:
+    "`W` as a finite, non-empty float64 matrix (detached), or a `ValueError` naming `what`."
+    W = torch.as_tensor(W)
+    if W.ndim != 2 or W.shape[0] < 1 or W.shape[1] < 1:
+        raise ValueError(f"{what} must be a non-empty matrix (n units, m inputs), got shape {tuple(W.shape)}")
+    W = W.detach().to(torch.float64)
+    if not torch.isfinite(W).all(): raise ValueError(f"{what} contains NaN or inf")
+    return W
 
 # %% ../nbs/00_core.ipynb #acbf562c
 OFFLOADED_OK = contextvars.ContextVar('rotprune_offloaded_ok', default=False)  # True inside `rotprune.layerwise.allow_offloaded`
@@ -399,3 +411,17 @@ def renamed_args(**renames): # old keyword name='new keyword name'
         g.renamed_args = dict(renames)
         return g
     return deco
+
+# %% ../nbs/00_core.ipynb #5bbc0e50
+def moved_names(old:str, # the old module's name (`__name__`)
+                new, # the module the names live in now
+                names, # the names that moved
+               ) -> Callable:
+    "A module `__getattr__` for `old` that serves `names` from module `new` for one more release, with a `DeprecationWarning`."
+    names = frozenset(names)
+    def __getattr__(name:str):
+        if name not in names: raise AttributeError(f"module {old!r} has no attribute {name!r}")
+        warnings.warn(f"{old}.{name} moved to {new.__name__}.{name}; importing it from {old} will stop working in the next release",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(new, name)
+    return __getattr__

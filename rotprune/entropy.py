@@ -236,6 +236,45 @@ def merge_rotations(model:nn.Module, # a norm-fused Llama-family model (changed 
             layers[i] = RotatedBlock(layers[i], R)
     return model
 
+# %% ../nbs/06_entropy.ipynb #acaafc29
+def _check_denoise(model:nn.Module, score:str, steps:int, lr:float, clip:float, placement:str):
+    "The model's adapter, or a `ValueError` (before any change) for an option `denoise_rotate` cannot honour."
+    if score not in SCORES: raise ValueError(f"unknown score {score!r}; choose from {SCORES}")
+    if placement not in ('global', 'per-layer'): raise ValueError(f"placement must be 'global' or 'per-layer', got {placement!r}")
+    _check_training(steps, lr, clip)
+    ad = get_adapter(model)
+    if ad.family not in ('llama', 'sequential'):
+        raise ValueError(f"denoise_rotate needs a Llama-family decoder or an nn.Sequential network (got the {ad.family or type(model).__name__} family)")
+    if ad.family == 'sequential' and placement != 'global':
+        raise ValueError("placement='per-layer' adds a rotation module to each Llama layer; an nn.Sequential's rotations always merge into its sites")
+    return ad
+
+def _heads_eye(o:LayerObjective, dtype, dev) -> torch.Tensor:
+    "The identity R2 of a layer: one (dh, dh) identity per key/value head."
+    return torch.eye(o.dh, dtype=dtype, device=dev).repeat(o.n_kv, 1, 1)
+
+def _learn(objs:list, config:dict, threads, lean:bool, dtype, dev) -> tuple:
+    "Train R1 (one, or one per layer) and, with `config['heads']`, R2 of every layer on the sum of the layers' objectives: (R1, R2, history)."
+    heads, n1, d = config['heads'], (len(objs) if config['placement'] == 'per-layer' else 1), objs[0].qk.shape[1]
+    r1 = [Rotation(d, dtype=dtype, device=dev) for _ in range(n1)]
+    r2 = [Rotation(o.dh, batch=o.n_kv, dtype=dtype, device=dev) for o in objs] if heads else []
+    terms = [lambda *Rs, i=i, o=o: o(Rs[i % n1], Rs[n1 + i] if heads else _heads_eye(o, dtype, dev)) for i, o in enumerate(objs)]
+    loss = lambda *Rs: sum(f(*Rs) for f in terms)
+    _, Rs, hist = _train(loss, r1 + r2, config['steps'], config['lr'], config['clip'], threads, config['checkpoints'],
+                         terms=terms if lean else None)
+    hist['snapshots'] = {k: (v[:n1] if n1 > 1 else v[0], v[n1:] or None) for k, v in hist['snapshots'].items()}
+    return (Rs[:n1] if n1 > 1 else Rs[0]), (Rs[n1:] if heads else None), hist
+
+def _denoise_report(ad, objs:list, before:list, after:list, saved:dict, placement:str, score:str) -> pd.DataFrame:
+    "One row per layer (its objective before and after), the rotations, their training and the parameters added in `.attrs`."
+    rows = [{'site': f'layer{i}', 'kind': 'layer', 'width_before': o.qk.shape[1], 'width_after': o.qk.shape[1], 'score': score,
+             'entropy_before': b, 'entropy_after': a} for i, (o, b, a) in enumerate(zip(objs, before, after))]
+    rep = make_report(rows)
+    added = sum(b.R.numel() for b in ad.blocks() if isinstance(b, RotatedBlock))
+    rep.attrs.update(history=saved['history'], R1=saved['R1'], R2=saved['R2'], train_seconds=saved['seconds'],
+                     from_cache=saved.get('from_cache', False), placement=placement, added_params=added)
+    return rep
+
 # %% ../nbs/06_entropy.ipynb #ca7930ce
 def _fingerprint(model:nn.Module, calib:list, config:dict) -> str:
     "A short hash of the weights, the calibration tokens and the settings: the key of a cached rotation."
@@ -284,14 +323,7 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential
                    lean:bool=True, # Llama: differentiate one layer's objective at a time (one layer's autograd memory); False: the whole sum at once
                   ):
     "Learn the entropy-minimising rotations (Llama: R1 of the residual stream, R2 of the value heads; Sequential: every site), merge them; returns (model, report)."
-    if score not in SCORES: raise ValueError(f"unknown score {score!r}; choose from {SCORES}")
-    if placement not in ('global', 'per-layer'): raise ValueError(f"placement must be 'global' or 'per-layer', got {placement!r}")
-    _check_training(steps, lr, clip)
-    ad = get_adapter(model)
-    if ad.family not in ('llama', 'sequential'):
-        raise ValueError(f"denoise_rotate needs a Llama-family decoder or an nn.Sequential network (got the {ad.family or type(model).__name__} family)")
-    if ad.family == 'sequential' and placement != 'global':
-        raise ValueError("placement='per-layer' adds a rotation module to each Llama layer; an nn.Sequential's rotations always merge into its sites")
+    ad = _check_denoise(model, score, steps, lr, clip, placement)
     calib = validate_calib(calib, model=model)
     if ad.family == 'sequential': return _denoise_chain(model, calib, score, steps, lr, clip, damp, cache, threads, checkpoints, dtype)
     t0 = time.time()
@@ -302,32 +334,18 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential
         dev = next(model.parameters()).device
         # one layer's float64 Grams at a time (for Qwen2.5-0.5B, 0.2 GB a layer): only the objective's matrices stay
         objs = [LayerObjective(l, g, score, damp, dtype=dtype, device=dev) for l, g in iter_layer_grams(model, calib)]
-        eye = lambda o: torch.eye(o.dh, dtype=dtype, device=dev).repeat(o.n_kv, 1, 1)
-        with torch.no_grad(): before = [o(torch.eye(o.qk.shape[1], dtype=dtype, device=dev), eye(o)).item() for o in objs]
+        with torch.no_grad(): before = [o(torch.eye(o.qk.shape[1], dtype=dtype, device=dev), _heads_eye(o, dtype, dev)).item() for o in objs]
         key = None if cache is None else _fingerprint(model, calib, config)
         saved = _load_cached(cache, key)
         if saved is None:
-            n1, d = (len(objs) if placement == 'per-layer' else 1), objs[0].qk.shape[1]
-            r1 = [Rotation(d, dtype=dtype, device=dev) for _ in range(n1)]
-            r2 = [Rotation(o.dh, batch=o.n_kv, dtype=dtype, device=dev) for o in objs] if heads else []
-            terms = [lambda *Rs, i=i, o=o: o(Rs[i % n1], Rs[n1 + i] if heads else eye(o)) for i, o in enumerate(objs)]
-            loss = lambda *Rs: sum(f(*Rs) for f in terms)
-            _, Rs, hist = _train(loss, r1 + r2, steps, lr, clip, threads, checkpoints, terms=terms if lean else None)
-            hist['snapshots'] = {k: (v[:n1] if n1 > 1 else v[0], v[n1:] or None) for k, v in hist['snapshots'].items()}
-            saved = _save_cached(cache, {'key': key, 'R1': Rs[:n1] if n1 > 1 else Rs[0], 'R2': Rs[n1:] if heads else None,
-                                         'history': hist, 'seconds': time.time() - t0})
+            R1, R2, hist = _learn(objs, config, threads, lean, dtype, dev)
+            saved = _save_cached(cache, {'key': key, 'R1': R1, 'R2': R2, 'history': hist, 'seconds': time.time() - t0})
         R1, R2 = saved['R1'], saved['R2']
         R1s = R1 if placement == 'per-layer' else [R1] * len(objs)
         cast = lambda R: R.to(dtype=dtype, device=dev)
-        with torch.no_grad(): after = [o(cast(R1s[i]), cast(R2[i]) if heads else eye(o)).item() for i, o in enumerate(objs)]
+        with torch.no_grad(): after = [o(cast(R1s[i]), cast(R2[i]) if heads else _heads_eye(o, dtype, dev)).item() for i, o in enumerate(objs)]
         merge_rotations(model, R1, R2, placement)
-    rows = [{'site': f'layer{i}', 'kind': 'layer', 'width_before': o.qk.shape[1], 'width_after': o.qk.shape[1], 'score': score,
-             'entropy_before': b, 'entropy_after': a} for i, (o, b, a) in enumerate(zip(objs, before, after))]
-    rep = make_report(rows)
-    added = sum(b.R.numel() for b in ad.blocks() if isinstance(b, RotatedBlock))
-    rep.attrs.update(history=saved['history'], R1=R1, R2=R2, train_seconds=saved['seconds'], from_cache=saved.get('from_cache', False),
-                     placement=placement, added_params=added)
-    return model, rep
+    return model, _denoise_report(ad, objs, before, after, saved, placement, score)
 
 # %% ../nbs/06_entropy.ipynb #9603648f
 PATTERNS = (('50%', 0.5, None), ('2:4', None, (2, 4)))

@@ -157,6 +157,46 @@ def select_dims(importance:torch.Tensor, # (d,) importance of each coordinate
         a += b
     return torch.cat(keep).sort().values
 
+# %% ../nbs/03_pca.ipynb #9e0c9f51
+def _check_cob(amount, params, threshold, rule:str, rotate:bool, centered:bool):
+    "Raise a `ValueError` (before any change) for a budget or basis option `cob_prune` cannot honour."
+    if sum(x is not None for x in (amount, params, threshold)) != 1: raise ValueError("give exactly one of amount, params and threshold")
+    if amount is not None: validate_amount(amount)
+    if params is not None: validate_amount(params)
+    if threshold is not None and not math.isfinite(threshold): raise ValueError(f"threshold must be finite, got {threshold}")
+    if rule not in RULES: raise ValueError(f"unknown rule {rule!r}; choose from {RULES}")
+    if centered and not rotate: raise ValueError("centered=True is a basis choice: it needs rotate=True")
+
+def _cob_chosen(model:nn.Module, sites, rotate:bool) -> Sites:
+    "The sites `cob_prune` prunes: by default value dimensions only where the attention supports it (BERT), with a warning for the others."
+    chosen = cob_sites(model, sites, need_orthogonal=rotate)
+    if sites is None:
+        slim = [s for s in chosen if s.kind == 'heads' and not is_bert_value(model, s)]
+        if slim: warnings.warn(f"cob_prune skips {len(slim)} heads site(s) ({slim[0].name}, ...): value-dimension pruning "
+                               "is implemented for BERT self-attention only; name sites explicitly to see the error")
+        chosen = Sites([s for s in chosen if not any(s is t for t in slim)], chosen.skipped)
+    if not chosen: raise ValueError(f"cob_prune found no site of {type(model).__name__} that can take a change of basis and be "
+                                    f"pruned (skipped: {chosen.skipped}); name sites explicitly to see why")
+    return chosen
+
+def _cob_keep(s:Site, energy:torch.Tensor, frac, threshold, rule:str, min_keep:int) -> tuple[torch.Tensor, list]:
+    "The kept directions of site `s` and the count per block (a BERT heads site keeps the same count in every head)."
+    keep = select_dims(energy.sqrt(), s.group.blocks, amount=frac, threshold=threshold, rule=rule, min_keep=min_keep)
+    off = s.group.offsets
+    per = [int(((keep >= a) & (keep < b)).sum()) for a, b in zip(off, off[1:])]
+    if s.kind == 'heads' and len(set(per)) > 1:  # uniform value head size: the largest count any head asked for
+        k = max(per); imp = energy.sqrt()
+        keep = torch.cat([a + imp[a:b].argsort(descending=True, stable=True)[:k] for a, b in zip(off, off[1:])]).sort().values
+        per = [k] * len(s.group.blocks)
+    return keep, per
+
+def _cob_row(s:Site, keep:torch.Tensor, per:list, energy:torch.Tensor) -> dict:
+    "The report row of one site, before pruning."
+    return {'site': s.name, 'kind': s.kind, 'width_before': s.width, 'width_after': len(keep),
+            'params_before': site_params(s), 'score': 'energy', 'compensation': None, 'group': str(s.group),
+            'kept per block': '+'.join(map(str, per)) if len(per) <= 4 else f"{len(per)} x {per[0]}" if len(set(per)) == 1 else str(per),
+            'energy kept': (energy[keep].sum() / energy.sum().clamp(min=1e-300)).item()}
+
 # %% ../nbs/03_pca.ipynb #2fec0a2b
 def cob_prune(model:nn.Module, # the model, pruned in place
               calib, # calibration batches
@@ -172,20 +212,8 @@ def cob_prune(model:nn.Module, # the model, pruned in place
               progress:bool=False,
              ) -> tuple[nn.Module, pd.DataFrame]:
     "Change-of-basis pruning: per-block uncentred PCA, then remove low-importance directions; returns (model, report)."
-    if sum(x is not None for x in (amount, params, threshold)) != 1: raise ValueError("give exactly one of amount, params and threshold")
-    if amount is not None: validate_amount(amount)
-    if params is not None: validate_amount(params)
-    if threshold is not None and not math.isfinite(threshold): raise ValueError(f"threshold must be finite, got {threshold}")
-    if rule not in RULES: raise ValueError(f"unknown rule {rule!r}; choose from {RULES}")
-    if centered and not rotate: raise ValueError("centered=True is a basis choice: it needs rotate=True")
-    chosen = cob_sites(model, sites, need_orthogonal=rotate)
-    if sites is None:  # by default, value dimensions are pruned where the attention supports it (BERT) and skipped elsewhere
-        slim = [s for s in chosen if s.kind == 'heads' and not is_bert_value(model, s)]
-        if slim: warnings.warn(f"cob_prune skips {len(slim)} heads site(s) ({slim[0].name}, ...): value-dimension pruning "
-                               "is implemented for BERT self-attention only; name sites explicitly to see the error")
-        chosen = Sites([s for s in chosen if not any(s is t for t in slim)], chosen.skipped)
-    if not chosen: raise ValueError(f"cob_prune found no site of {type(model).__name__} that can take a change of basis and be "
-                                    f"pruned (skipped: {chosen.skipped}); name sites explicitly to see why")
+    _check_cob(amount, params, threshold, rule, rotate, centered)
+    chosen = _cob_chosen(model, sites, rotate)
     attns = {s.name: value_attention(model, s) for s in chosen if s.kind == 'heads'}
     n0 = param_count(model)
     if amount == 0 or params == 0: return model, make_report([], n0, n0)
@@ -195,20 +223,8 @@ def cob_prune(model:nn.Module, # the model, pruned in place
         if s.name not in stats or stats[s.name].width != s.width:
             raise ValueError(f"statistics do not match site {s.name!r} (width {s.width}): recompute them on this model")
         R, energy = uncentered_pca(stats[s.name], s.group, centered) if rotate else (None, stats[s.name].sq_sum.double().cpu())
-        blocks = s.group.blocks
-        frac = amount if params is None else dim_fraction(params, s.kind)
-        keep = select_dims(energy.sqrt(), blocks, amount=frac, threshold=threshold, rule=rule, min_keep=min_keep)
-        off = s.group.offsets
-        per = [int(((keep >= a) & (keep < b)).sum()) for a, b in zip(off, off[1:])]
-        if s.kind == 'heads' and len(set(per)) > 1:  # uniform value head size: the largest count any head asked for
-            k = max(per); imp = energy.sqrt()
-            keep = torch.cat([a + imp[a:b].argsort(descending=True, stable=True)[:k] for a, b in zip(off, off[1:])]).sort().values
-            per = [k] * len(blocks)
-        plan.append((s, R, keep))
-        rows.append({'site': s.name, 'kind': s.kind, 'width_before': s.width, 'width_after': len(keep),
-                     'params_before': site_params(s), 'score': 'energy', 'compensation': None, 'group': str(s.group),
-                     'kept per block': '+'.join(map(str, per)) if len(per) <= 4 else f"{len(per)} x {per[0]}" if len(set(per)) == 1 else str(per),
-                     'energy kept': (energy[keep].sum() / energy.sum().clamp(min=1e-300)).item()})
+        keep, per = _cob_keep(s, energy, amount if params is None else dim_fraction(params, s.kind), threshold, rule, min_keep)
+        plan.append((s, R, keep)); rows.append(_cob_row(s, keep, per, energy))
     probe = calib[0] if isinstance(calib, (list, tuple)) and calib else None
     t0 = time.time()
     with guarded(model, probe):  # nothing above changed the model; a failure below restores it

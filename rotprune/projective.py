@@ -4,33 +4,24 @@
 
 # %% ../nbs/05_projective.ipynb #5a4c6b3d
 from __future__ import annotations
-import math, os, time
+import math, os, time, warnings
 from dataclasses import dataclass
 import torch
 from torch import nn
 import pandas as pd
-from .core import weight_matrix, set_weight_matrix, add_to_bias, in_features, Tap, collect_moments
-from .invariance import Site, find_sites, site_moments
+from .core import weight_matrix, set_weight_matrix, add_to_bias, as_matrix, moved_names, Moments
+from .invariance import Site, Sites, find_sites, site_moments
 from .select import (select_sites, validate_amount, keep_count, make_report, site_params, guarded, validate_calib,
                              ALLOCATIONS)
 from .eval import param_count
-from .arch import RopeQKSite
+from . import qk
 
 # %% auto #0
-__all__ = ['KINDS', 'REDISTRIBUTIONS', 'QK_METHODS', 'ridge_inverse', 'coefficients', 'distances', 'Selection',
-           'select_projective', 'select_naive', 'select_closed', 'redistribute_multiplicative', 'redistribute_additive',
-           'site_rows', 'projective_prune', 'select_global', 'qk_heads', 'write_qk', 'qk_truncate', 'qk_moments',
-           'qk_prune', 'rope_planes', 'demo']
+__all__ = ['KINDS', 'REDISTRIBUTIONS', 'ridge_inverse', 'coefficients', 'distances', 'Selection', 'select_projective',
+           'select_naive', 'select_closed', 'redistribute_multiplicative', 'redistribute_additive', 'site_rows',
+           'projective_prune', 'select_global', 'demo']
 
 # %% ../nbs/05_projective.ipynb #091b9c34
-def _matrix(W, what:str='W') -> torch.Tensor:
-    W = torch.as_tensor(W)
-    if W.ndim != 2 or W.shape[0] < 1 or W.shape[1] < 1:
-        raise ValueError(f"{what} must be a non-empty matrix (n units, m inputs), got shape {tuple(W.shape)}")
-    W = W.detach().to(torch.float64)
-    if not torch.isfinite(W).all(): raise ValueError(f"{what} contains NaN or inf")
-    return W
-
 def _check_lam(lam) -> float:
     if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or lam < 0:
         raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
@@ -40,7 +31,7 @@ def ridge_inverse(G:torch.Tensor, # a symmetric positive semi-definite Gram matr
                   lam:float=1e-3, # ridge λ added to the diagonal
                  ) -> torch.Tensor:
     "(G + λI)⁻¹ in float64 by Cholesky; a clear error when it is singular (λ = 0 with dependent rows)."
-    lam, G = _check_lam(lam), _matrix(G, 'G')
+    lam, G = _check_lam(lam), as_matrix(G, 'G')
     n = G.shape[0]
     A = G + lam * torch.eye(n, dtype=G.dtype, device=G.device)
     L, info = torch.linalg.cholesky_ex(A)
@@ -59,14 +50,14 @@ def coefficients(W:torch.Tensor, # the producer's rows, one per unit (n, m)
                  lam:float=1e-3, # ridge λ
                 ) -> torch.Tensor:
     "Q (n, n) with Q[i, i] = 0 and W[i] ≈ Q[i] @ W: every row's ridge coefficients on the others, from one inverse (float64)."
-    W = _matrix(W)
+    W = as_matrix(W)
     return _coefficients_from_inverse(ridge_inverse(W @ W.T, lam))
 
 def distances(W:torch.Tensor, # the producer's rows, one per unit (n, m)
               lam:float=1e-3, # ridge λ
              ) -> torch.Tensor:
     "‖W[i] − Q[i] @ W‖ for every unit: the paper's criterion (eq. 5), from one inverse (float64)."
-    W = _matrix(W)
+    W = as_matrix(W)
     Gi = ridge_inverse(W @ W.T, lam)
     return (Gi @ W).norm(dim=1) / Gi.diagonal()
 
@@ -208,12 +199,12 @@ def select_projective(W:torch.Tensor|None, # producer rows (n, m); None when `gr
 def _greedy_state(W, mode:str, lam:float, gram=None):
     "The greedy state of one group of units (exact, exact in input space, or lazy), from its rows or its Gram matrix."
     if gram is not None:
-        G = _matrix(gram, 'gram')
+        G = as_matrix(gram, 'gram')
         if G.shape[0] != G.shape[1] or not torch.allclose(G, G.T, rtol=1e-9, atol=1e-12 * G.abs().max().item()):
             raise ValueError(f"gram must be a symmetric (n, n) matrix, got shape {tuple(G.shape)}")
         W = _sqrt_factor(G) if mode == 'lazy' else None
     elif W is None: raise ValueError("give the producer rows W, or a gram matrix")
-    else: W = _matrix(W); G = W @ W.T
+    else: W = as_matrix(W); G = W @ W.T
     if mode == 'lazy': return _Lazy(G, lam, W)
     if W is not None and lam > 0 and W.shape[1] < len(G): return _ExactInputs(W, lam)
     return _Exact(G, lam, W)
@@ -231,7 +222,7 @@ def select_naive(W:torch.Tensor, # producer rows (n, m)
                  max_steps:int|None=None, # stop after this many steps
                 ) -> torch.Tensor:
     "Reference greedy selection (α = 0): every step inverts every candidate's (k-1)x(k-1) Gram matrix. For tests and timing."
-    W = _matrix(W); alive, out = torch.ones(len(W), dtype=torch.bool), []
+    W = as_matrix(W); alive, out = torch.ones(len(W), dtype=torch.bool), []
     for _ in range(n_remove if max_steps is None else min(max_steps, n_remove)):
         idx, d = alive.nonzero().flatten(), torch.full((len(W),), torch.inf, dtype=torch.float64)
         for i in idx.tolist():
@@ -243,7 +234,7 @@ def select_naive(W:torch.Tensor, # producer rows (n, m)
 
 def select_closed(W:torch.Tensor, n_remove:int, lam:float=1e-3, max_steps:int|None=None) -> torch.Tensor:
     "Reference greedy selection (α = 0): one fresh closed-form solve (one inverse) of the remaining rows per step."
-    W = _matrix(W); alive, out = torch.ones(len(W), dtype=torch.bool), []
+    W = as_matrix(W); alive, out = torch.ones(len(W), dtype=torch.bool), []
     for _ in range(n_remove if max_steps is None else min(max_steps, n_remove)):
         idx = alive.nonzero().flatten()
         i = int(idx[torch.argmin(distances(W[idx], lam))]); out.append(i); alive[i] = False
@@ -397,6 +388,69 @@ def _global_selections(chosen, amount, mode, lam, a, stats) -> dict:
 def _check_number(name, v):
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v): raise ValueError(f"{name} must be a finite number, got {v!r}")
 
+# %% ../nbs/05_projective.ipynb #a6a50e6e
+@dataclass(frozen=True)
+class _Rule:
+    "The checked options of the projective rule: greedy mode, redistribution and its shares, ridge λ."
+    mode:str; redistribute:str|None; alpha:float; beta:float; gamma:float; lam:float
+    @property
+    def a(self) -> float: return float(self.alpha) if self.redistribute == 'multiplicative' else 0.  # the share the greedy state uses
+
+def _projective_rule(amount, mode, redistribute, allocation, alpha, beta, gamma, lam) -> tuple[float, _Rule]:
+    "(amount, rule), checked in this order, or a `ValueError` naming the first bad option."
+    amount = validate_amount(amount)
+    if mode not in ('exact', 'lazy'): raise ValueError(f"mode must be 'exact' or 'lazy', not {mode!r}")
+    if redistribute not in REDISTRIBUTIONS: raise ValueError(f"redistribute must be one of {REDISTRIBUTIONS}, not {redistribute!r}")
+    if allocation not in ALLOCATIONS: raise ValueError(f"allocation must be one of {ALLOCATIONS}, not {allocation!r}")
+    for k, v in (('alpha', alpha), ('beta', beta), ('gamma', gamma)): _check_number(k, v)
+    return amount, _Rule(mode, redistribute, alpha, beta, gamma, _check_lam(lam))
+
+def _projective_sites(model:nn.Module, sites, redistribute, data_aware:bool, allocation:str) -> Sites:
+    "The sites `projective_prune` prunes (its default kinds, or those named); refused before any change where the rule does not apply."
+    found = find_sites(model)
+    chosen = select_sites(model, sites if sites is not None else [k for k in KINDS if any(s.kind == k for s in found)] or 'mlp', found=found)
+    bad = [s.name for s in chosen if s.kind not in KINDS + ('qk',)]
+    if bad: raise ValueError(f"projective_prune prunes sites of kinds {KINDS + ('qk',)}, not {bad}")
+    for s in chosen:
+        if s.kind == 'qk': _qk_options(s, redistribute, data_aware)
+    if allocation == 'global' and any(s.kind == 'qk' for s in chosen):
+        raise ValueError("allocation='global' covers MLP neurons and channels; query/key sites keep the same count in every head "
+                         "of a layer (use allocation='uniform' for them)")
+    return chosen
+
+def _data_stats(model:nn.Module, chosen:Sites, calib, stats:dict|None) -> dict:
+    "The dense model's `site_moments` of the chosen sites (computed unless given), checked against them."
+    if stats is None: stats = site_moments(model, chosen, calib)
+    if any(s.name not in stats or stats[s.name].width != s.width for s in chosen):
+        raise ValueError("stats do not match the chosen sites (names or widths)")
+    return stats
+
+# %% ../nbs/05_projective.ipynb #b7c39e1e
+def _remove_units(s:Site, sel:Selection, W, b, rule:_Rule, m:Moments|None):
+    "Remove the selected units of a unit site, handing their signal on by `rule.redistribute` (additive: from the activation means when data-aware)."
+    keep, V, W2, b2, shift = sel.keep, _consumer_units(s), None, None, None
+    if rule.redistribute == 'multiplicative':
+        Wr = W[:, -weight_matrix(s.producers[-1].module).shape[1]:] if _is_gated(s) else W
+        W2, b2, V2 = redistribute_multiplicative(Wr, b, V, sel, rule.beta, rule.gamma)
+    elif rule.redistribute == 'additive': V2, shift = redistribute_additive(V, sel, m.mean.cpu() if m is not None else b)
+    else: V2 = V[:, keep]
+    _write_site(s, keep, W2, b2, V2, shift)
+    s.prune(keep)
+
+def _site_row(s:Site, amount:float, rule:_Rule, m:Moments|None, sels:dict, cache:dict|None, allocation:str) -> dict:
+    "Prune one site (units, or a query/key site head by head) and return its report row ('seconds' filled in by the caller)."
+    p0, n, score = site_params(s), s.width, 'projective' + (' (data)' if m is not None else '')
+    if s.kind == 'qk':
+        info = _projective_rope(s, amount, rule) if qk.is_rope_site(s) else _projective_qk(s, amount, rule, m)
+        return {'site': s.name, 'kind': 'qk', **info, 'params_before': p0, 'params_after': site_params(s), 'mode': rule.mode,
+                'score': score, 'compensation': rule.redistribute, 'seconds': None}
+    if allocation == 'global': (sel, _, _), (W, b) = sels[s.name], site_rows(s)  # rows as they are now (an upstream site may have lost units)
+    else: sel, W, b = _site_selection(s, amount, rule.mode, rule.lam, rule.a, m, cache)
+    if len(sel.removed): _remove_units(s, sel, W, b, rule, m)
+    return {'site': s.name, 'kind': s.kind, 'width_before': n, 'width_after': len(sel.keep), 'params_before': p0,
+            'params_after': site_params(s), 'score': score, 'compensation': rule.redistribute, 'seconds': None, 'mode': rule.mode,
+            'allocation': allocation, 'max removed distance': sel.scores.max().item() if len(sel.removed) else 0.}
+
 # %% ../nbs/05_projective.ipynb #ca6b528f
 def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / GPT-2 / Llama-family model (changed in place)
                      calib=None, # calibration batches: needed with `data_aware` (and used to probe the result)
@@ -414,57 +468,19 @@ def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / G
                      allocation:str='uniform', # one of `ALLOCATIONS`: the same fraction in every site, or one budget and one order ('global')
                     ) -> tuple:
     "Projective pruning of MLP neurons, conv channels and per-head query/key dimensions, with multiplicative or additive redistribution; returns (model, report)."
-    amount = validate_amount(amount)
-    if mode not in ('exact', 'lazy'): raise ValueError(f"mode must be 'exact' or 'lazy', not {mode!r}")
-    if redistribute not in REDISTRIBUTIONS: raise ValueError(f"redistribute must be one of {REDISTRIBUTIONS}, not {redistribute!r}")
-    if allocation not in ALLOCATIONS: raise ValueError(f"allocation must be one of {ALLOCATIONS}, not {allocation!r}")
-    for k, v in (('alpha', alpha), ('beta', beta), ('gamma', gamma)): _check_number(k, v)
-    lam = _check_lam(lam)
+    amount, rule = _projective_rule(amount, mode, redistribute, allocation, alpha, beta, gamma, lam)
     calib = validate_calib(calib, needed=data_aware and stats is None, model=model)
-    found = find_sites(model)
-    chosen = select_sites(model, sites if sites is not None else [k for k in KINDS if any(s.kind == k for s in found)] or 'mlp', found=found)
-    bad = [s.name for s in chosen if s.kind not in KINDS + ('qk',)]
-    if bad: raise ValueError(f"projective_prune prunes sites of kinds {KINDS + ('qk',)}, not {bad}")
-    for s in chosen:
-        if s.kind == 'qk': _qk_check(s, redistribute, data_aware)
-    if allocation == 'global' and any(s.kind == 'qk' for s in chosen):
-        raise ValueError("allocation='global' covers MLP neurons and channels; query/key sites keep the same count in every head "
-                         "of a layer (use allocation='uniform' for them)")
-    if data_aware and stats is None: stats = site_moments(model, chosen, calib)
-    if data_aware and any(s.name not in stats or stats[s.name].width != s.width for s in chosen):
-        raise ValueError("stats do not match the chosen sites (names or widths)")
-    a = float(alpha) if redistribute == 'multiplicative' else 0.
+    chosen = _projective_sites(model, sites, redistribute, data_aware, allocation)
+    stats = _data_stats(model, chosen, calib, stats) if data_aware else None
     rows, n0, t0 = [], param_count(model), time.time()
     units = [s for s in chosen if s.kind != 'qk']
     with guarded(model, calib[0] if calib else None):
-        sels = _global_selections(units, amount, mode, lam, a, stats if data_aware else None) if allocation == 'global' and units else {}
+        sels = _global_selections(units, amount, rule.mode, rule.lam, rule.a, stats) if allocation == 'global' and units else {}
         t_sel = time.time() - t0
         for s in chosen:
-            t, p0, n = time.time(), site_params(s), s.width
-            if s.kind == 'qk':
-                info = _projective_rope(s, amount, mode, redistribute, alpha, beta, gamma, lam) if _is_rope(s) else \
-                       _projective_qk(s, amount, mode, redistribute, alpha, beta, gamma, lam, stats[s.name] if data_aware else None)
-                rows.append({'site': s.name, 'kind': 'qk', **info, 'params_before': p0, 'params_after': site_params(s), 'mode': mode,
-                             'score': 'projective' + (' (data)' if data_aware else ''), 'compensation': redistribute, 'seconds': time.time() - t})
-                continue
-            if allocation == 'global': (sel, _, _), (W, b) = sels[s.name], site_rows(s)  # rows as they are now (an upstream site may have lost units)
-            else: sel, W, b = _site_selection(s, amount, mode, lam, a, stats[s.name] if data_aware else None, cache)
-            keep, n_drop = sel.keep, len(sel.removed)
-            if n_drop:
-                V, W2 = _consumer_units(s), None
-                b2 = shift = None
-                if redistribute == 'multiplicative':
-                    Wr = W[:, -weight_matrix(s.producers[-1].module).shape[1]:] if _is_gated(s) else W
-                    W2, b2, V2 = redistribute_multiplicative(Wr, b, V, sel, beta, gamma)
-                elif redistribute == 'additive':
-                    V2, shift = redistribute_additive(V, sel, stats[s.name].mean.cpu() if data_aware else b)
-                else: V2 = V[:, keep]
-                _write_site(s, keep, W2, b2, V2, shift)
-                s.prune(keep)
-            rows.append({'site': s.name, 'kind': s.kind, 'width_before': n, 'width_after': len(keep), 'params_before': p0,
-                         'params_after': site_params(s), 'score': 'projective' + (' (data)' if data_aware else ''),
-                         'compensation': redistribute, 'seconds': time.time() - t, 'mode': mode, 'allocation': allocation,
-                         'max removed distance': sel.scores.max().item() if n_drop else 0.})
+            t = time.time()
+            rows.append(_site_row(s, amount, rule, None if stats is None else stats[s.name], sels, cache, allocation))
+            rows[-1]['seconds'] = time.time() - t
     report = make_report(rows, n0, param_count(model))
     report.attrs.update(allocation=allocation, **({'selection_seconds': t_sel} if allocation == 'global' else {}))
     return model, report
@@ -501,176 +517,33 @@ def select_global(rows:list|None, # each group's producer rows (n_g, m_g); None 
     return [Selection(torch.tensor(r, dtype=torch.long), torch.stack(c) if c else torch.zeros(0, n, dtype=torch.float64),
                       torch.tensor(s, dtype=torch.float64), n, float(alpha), mode) for (r, c, s), n in zip(out, ns)]
 
-# %% ../nbs/05_projective.ipynb #qk002
-def _c_attn(site:Site) -> nn.Module:
-    if site.kind != 'qk' or len(site.producers) != 2 or site.producers[0].module is not site.producers[1].module:
-        raise ValueError(f"site {site.name!r} is not a GPT-2 query/key site (kind {site.kind!r}); query/key pruning supports GPT-2")
-    return site.producers[0].module
-
-def qk_heads(site:Site, # a GPT-2 `qk` site
-            ) -> tuple[torch.Tensor, torch.Tensor]:
-    "Each head's query and key weights, bias as a last input row: two (H, E+1, d) float64 tensors (q = [x, 1] @ Wq[h])."
-    m, H, d = _c_attn(site), len(site.group.blocks), site.group.blocks[0]
-    Wa = torch.cat([weight_matrix(m), m.bias.detach().to(torch.float64)[:, None]], 1).cpu()  # (out, E+1)
-    return tuple(Wa[p.positions(site.width)].view(H, d, -1).transpose(1, 2).contiguous() for p in site.producers)
-
-@torch.no_grad()
-def write_qk(site:Site, # a GPT-2 `qk` site (pruned by this call when r < d)
-             Wq:torch.Tensor, # new query weights (H, E+1, r), bias as the last row
-             Wk:torch.Tensor, # new key weights (H, E+1, r)
-            ) -> int:
-    "Write each head's new (H, E+1, r) query/key weights into its first r coordinates and remove the others; returns r."
-    m, H, d = _c_attn(site), len(site.group.blocks), site.group.blocks[0]
-    r = Wq.shape[-1]
-    if Wq.shape != Wk.shape or Wq.ndim != 3 or Wq.shape[0] != H or Wq.shape[1] != in_features(m) + 1 or not 1 <= r <= d:
-        raise ValueError(f"Wq, Wk must both be (H={H}, E+1={in_features(m) + 1}, r) with 1 <= r <= {d}, got {tuple(Wq.shape)}, {tuple(Wk.shape)}")
-    W, b = weight_matrix(m), m.bias.detach().to(torch.float64).clone()
-    for p, M in zip(site.producers, (Wq, Wk)):
-        pos = p.positions(site.width).view(H, d)[:, :r].flatten()
-        rows = M.detach().to(torch.float64).transpose(1, 2).reshape(H * r, -1).to(W.device)
-        W[pos], b[pos] = rows[:, :-1], rows[:, -1]
-    set_weight_matrix(m, W); m.bias.data = b.to(m.bias.dtype)
-    if r < d: site.prune(torch.cat([h * d + torch.arange(r) for h in range(H)]))
-    return r
-
-# %% ../nbs/05_projective.ipynb #qk006
-def _sym_pow(C:torch.Tensor, p:float) -> torch.Tensor:
-    ev, U = torch.linalg.eigh(C)
-    return (U * ev.pow(p)) @ U.T
-
-def qk_truncate(Wq:torch.Tensor, # a head's query weights (E+1, d)
-                Wk:torch.Tensor, # its key weights (E+1, d)
-                r:int, # the query/key width to keep
-                Cq:torch.Tensor|None=None, # E[q qᵀ] (d, d) of the head's queries (None: isotropic inputs, WqᵀWq)
-                Ck:torch.Tensor|None=None, # E[k kᵀ] of its keys (None: WkᵀWk)
-                damp:float=1e-6, # added to both, relative to their mean diagonal (they can be ill-conditioned)
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-    "The head's bilinear form Wq Wkᵀ truncated to rank r in its whitened SVD basis: (Wq A, Wk B) of width r; exact at r = d."
-    Wq, Wk = _matrix(Wq, 'Wq'), _matrix(Wk, 'Wk')
-    d = Wq.shape[1]
-    if Wk.shape != Wq.shape or not 1 <= r <= d: raise ValueError(f"Wq, Wk must have the same shape (E+1, d) and 1 <= r <= d, got {tuple(Wq.shape)}, {tuple(Wk.shape)}, r={r}")
-    Cq = Wq.T @ Wq if Cq is None else _matrix(Cq, 'Cq')
-    Ck = Wk.T @ Wk if Ck is None else _matrix(Ck, 'Ck')
-    I = torch.eye(d, dtype=torch.float64)
-    Cq, Ck = (C + damp * C.diagonal().mean().clamp(min=1e-300) * I for C in (Cq, Ck))
-    Sq, Sk = _sym_pow(Cq, .5), _sym_pow(Ck, .5)
-    U, s, Vh = torch.linalg.svd(Sq @ Sk)
-    A = torch.linalg.solve(Sq, U[:, :r] * s[:r].sqrt())
-    B = torch.linalg.solve(Sk, Vh[:r].T * s[:r].sqrt())
-    return Wq @ A, Wk @ B
-
-# %% ../nbs/05_projective.ipynb #qk010
-def qk_moments(model:nn.Module, # a GPT-2 model
-               calib, # calibration batches
-               sites=None, # `qk` sites (None: all)
-              ) -> dict:
-    "Streaming float64 second moments of every `qk` site's queries and keys: {site name: (Moments of q, Moments of k)}."
-    chosen = select_sites(model, 'qk' if sites is None else sites)
-    taps, widths = {}, {}
-    for s in chosen:
-        m = _c_attn(s)
-        for tag, p in zip('qk', s.producers): taps[f'{s.name}.{tag}'], widths[f'{s.name}.{tag}'] = [Tap(m, 'output', [p.positions(s.width)])], s.width
-    st = collect_moments(model, validate_calib(calib, model=model), taps, widths)
-    return {s.name: (st[f'{s.name}.q'], st[f'{s.name}.k']) for s in chosen}
-
-def _head_block(M, h:int, d:int) -> torch.Tensor:
-    return M.second_moment.detach().double().cpu()[h * d:(h + 1) * d, h * d:(h + 1) * d]
-
-QK_METHODS = ('random', 'norm', 'svd', 'svd-data')
-
-def _qk_head(method, Wq, Wk, r, gen, Cq=None, Ck=None):
-    "One head's new (Wq, Wk) of width r under a selection rule or the SVD truncation."
-    if method.startswith('svd'): return qk_truncate(Wq, Wk, r, Cq, Ck)
-    score = torch.rand(Wq.shape[1], generator=gen, dtype=torch.float64) if method == 'random' else (Wq.pow(2).sum(0) + Wk.pow(2).sum(0)).sqrt()
-    keep = score.argsort(descending=True)[:r].sort().values
-    return Wq[:, keep], Wk[:, keep]
-
-# %% ../nbs/05_projective.ipynb #qk011
-def qk_prune(model:nn.Module, # a GPT-2 or Llama-family model (changed in place)
-             calib=None, # calibration batches: needed by 'svd-data' (and used to probe the result)
-             amount:float=0.2, # fraction of each head's query/key coordinates to remove, in [0, 1)
-             method:str='svd', # one of `QK_METHODS`
-             sites='qk', # `qk` sites: the kind, names or a list
-             seed:int=0, # for 'random'
-             stats:dict|None=None, # precomputed `qk_moments` of the dense model ('svd-data')
-            ) -> tuple:
-    "Remove the same fraction of every head's query/key dimensions (GPT-2) or rotary planes (Llama family) by random or norm selection, or (GPT-2) by SVD truncation of W_qW_kᵀ; returns (model, report)."
-    amount = validate_amount(amount)
-    if method not in QK_METHODS: raise ValueError(f"method must be one of {QK_METHODS}, not {method!r}")
-    chosen = select_sites(model, sites)
-    for s in chosen:
-        _qk_check(s)
-        if _is_rope(s): _refuse_svd(s, method)
-    calib = validate_calib(calib, needed=method == 'svd-data' and stats is None, model=model)
-    if method == 'svd-data' and stats is None: stats = qk_moments(model, calib, chosen)
-    if method == 'svd-data' and any(s.name not in stats or stats[s.name][0].width != s.width for s in chosen):
-        raise ValueError("stats do not match the chosen sites (names or widths)")
-    gen, rows, n0 = torch.Generator().manual_seed(seed), [], param_count(model)
-    with guarded(model, calib[0] if calib else None):
-        for s in chosen:
-            t, p0, (H, d) = time.time(), site_params(s), (len(s.group.blocks), s.group.blocks[0])
-            if _is_rope(s):  # Llama family: whole rotary planes
-                wb, wa = _rope_select(s, amount, method, gen)
-                rows.append({'site': s.name, 'kind': 'qk', 'width_before': wb, 'width_after': wa, 'params_before': p0,
-                             'params_after': site_params(s), 'score': method, 'compensation': None, 'seconds': time.time() - t})
-                continue
-            r, (Wq, Wk) = keep_count(d, amount), qk_heads(s)
-            C = [(_head_block(stats[s.name][0], h, d), _head_block(stats[s.name][1], h, d)) if method == 'svd-data' else (None, None) for h in range(H)]
-            new = [_qk_head(method, Wq[h], Wk[h], r, gen, *C[h]) for h in range(H)]
-            if r < d: write_qk(s, torch.stack([a for a, _ in new]), torch.stack([b for _, b in new]))
-            rows.append({'site': s.name, 'kind': 'qk', 'width_before': H * d, 'width_after': H * r, 'params_before': p0,
-                         'params_after': site_params(s), 'score': method, 'compensation': 'rotation' if 'svd' in method else None,
-                         'seconds': time.time() - t})
-    return model, make_report(rows, n0, param_count(model))
-
 # %% ../nbs/05_projective.ipynb #qk013
-def _projective_qk(s:Site, amount, mode, redistribute, alpha, beta, gamma, lam, m=None) -> dict:
+def _projective_qk(s:Site, amount:float, rule:_Rule, m:Moments|None=None) -> dict:
     "Projective pruning of one GPT-2 `qk` site, head by head: the unit is a (query, key) coordinate pair."
     H, d = len(s.group.blocks), s.group.blocks[0]
-    r, (Wq, Wk) = keep_count(d, amount), qk_heads(s)
-    a = float(alpha) if redistribute == 'multiplicative' else 0.
+    r, (Wq, Wk) = keep_count(d, amount), qk.qk_heads(s)
     nq, nk, dist = [], [], 0.
     for h in range(H):
         rows = torch.cat([Wq[h].T, Wk[h].T], 1)  # (d, 2(E+1)): the joint query/key rows
-        if m is None: sel = select_projective(rows, d - r, mode, lam, a)
-        else:
-            C = _head_block(m, h, d)
-            sel = select_projective(None, d - r, mode, lam * C.diagonal().mean().clamp(min=1e-300).item(), a, gram=C)
+        sel = _select_block(rows, None if m is None else qk.head_block(m, h, d), d - r, rule.mode, rule.lam, rule.a)
         keep = sel.keep
-        if redistribute == 'multiplicative':
-            W2, b2, V2 = redistribute_multiplicative(Wq[h][:-1].T, Wq[h][-1], Wk[h], sel, beta, gamma)
+        if rule.redistribute == 'multiplicative':
+            W2, b2, V2 = redistribute_multiplicative(Wq[h][:-1].T, Wq[h][-1], Wk[h], sel, rule.beta, rule.gamma)
             nq.append(torch.cat([W2.T, b2[None]])); nk.append(V2)
         else:
-            nq.append(Wq[h][:, keep]); nk.append(redistribute_additive(Wk[h], sel)[0] if redistribute == 'additive' else Wk[h][:, keep])
+            nq.append(Wq[h][:, keep]); nk.append(redistribute_additive(Wk[h], sel)[0] if rule.redistribute == 'additive' else Wk[h][:, keep])
         dist = max(dist, sel.scores.max().item() if len(sel.removed) else 0.)
-    if r < d: write_qk(s, torch.stack(nq), torch.stack(nk))
+    if r < d: qk.write_qk(s, torch.stack(nq), torch.stack(nk))
     return {'width_before': H * d, 'width_after': H * r, 'max removed distance': dist}
 
 # %% ../nbs/05_projective.ipynb #83641050
-def _is_rope(site:Site) -> bool: return isinstance(site, RopeQKSite)
-
-def _qk_check(site:Site, redistribute=None, data_aware:bool=False):
-    "Raise (before any change) unless `site` is a query/key site this module can prune with these options."
-    if not _is_rope(site): return _c_attn(site)
+def _qk_options(site:Site, redistribute=None, data_aware:bool=False):
+    "Raise (before any change) unless the projective rule with these options applies to the query/key site `site`."
+    qk.check_qk_site(site)
+    if not qk.is_rope_site(site): return
     if redistribute == 'additive': raise ValueError(f"site {site.name!r}: the additive rule is not exact between rotary planes (each turns at its "
                                                     "own frequency); use redistribute='multiplicative' or None on RoPE models")
     if data_aware: raise ValueError(f"site {site.name!r}: data-aware query/key selection is implemented for GPT-2; use data_aware=False on RoPE models")
-
-def rope_planes(site:Site, # a Llama-family `qk` site
-               ) -> torch.Tensor:
-    "Each key/value head's rotary planes as units: (K, d/2, F) float64 rows, the key's two coordinates then those of every query head reading it (bias last)."
-    K, d = len(site.group.blocks), site.group.blocks[0]
-    out = []
-    for p in site.producers:  # k_proj, then q_proj once per query head of each key/value head
-        m = p.module
-        Wb = weight_matrix(m).cpu() if m.bias is None else torch.cat([weight_matrix(m).cpu(), m.bias.detach().double().cpu()[:, None]], 1)
-        X = Wb[p.positions(site.width)].view(K, d, -1)
-        out.append(torch.cat([X[:, :d // 2], X[:, d // 2:]], -1))  # plane j: coordinates j and j + d/2
-    return torch.cat(out, -1)
-
-def _plane_keep(K:int, d:int, planes) -> torch.Tensor:
-    "The `qk` site coordinates of kept planes `planes` (K, p)."
-    return torch.cat([g * d + torch.cat([torch.as_tensor(planes[g]), d // 2 + torch.as_tensor(planes[g])]) for g in range(K)])
 
 @torch.no_grad()
 def _scale_planes(site:Site, ua:torch.Tensor, ub:torch.Tensor, ug:torch.Tensor):
@@ -688,31 +561,19 @@ def _factors(sel:Selection, phi:float, name:str) -> torch.Tensor:
     for q in sel.coefs: u = u * _factor(q, phi, name)
     return u
 
-def _projective_rope(s:Site, amount, mode, redistribute, alpha, beta, gamma, lam) -> dict:
+def _projective_rope(s:Site, amount:float, rule:_Rule) -> dict:
     "Projective pruning of one Llama-family `qk` site, key/value head by head: the unit is a rotary plane (with its query heads)."
     K, d = len(s.group.blocks), s.group.blocks[0]
-    h, rows = d // 2, rope_planes(s)
-    r, a = keep_count(d // 2, amount), float(alpha) if redistribute == 'multiplicative' else 0.
-    sels = [select_projective(rows[g], h - r, mode, lam, a) for g in range(K)]
-    if redistribute == 'multiplicative':
-        _scale_planes(s, *[torch.stack([_factors(sel, phi, nm) for sel in sels]) for phi, nm in ((a, 'alpha'), (beta, 'beta'), (gamma, 'gamma'))])
-    if r < h: s.prune(_plane_keep(K, d, [sel.keep for sel in sels]))
+    h, rows = d // 2, qk.rope_planes(s)
+    r = keep_count(d // 2, amount)
+    sels = [select_projective(rows[g], h - r, rule.mode, rule.lam, rule.a) for g in range(K)]
+    if rule.redistribute == 'multiplicative':
+        _scale_planes(s, *[torch.stack([_factors(sel, phi, nm) for sel in sels]) for phi, nm in ((rule.a, 'alpha'), (rule.beta, 'beta'), (rule.gamma, 'gamma'))])
+    if r < h: s.prune(qk.plane_keep(K, d, [sel.keep for sel in sels]))
     return {'width_before': K * d, 'width_after': K * 2 * r, 'max removed distance': max([sel.scores.max().item() for sel in sels if len(sel.removed)], default=0.)}
 
-def _refuse_svd(s:Site, method:str):
-    if method.startswith('svd'):
-        raise ValueError(f"site {s.name!r}: truncating the SVD of W_q W_kᵀ is not valid with RoPE, whose position-dependent rotation sits "
-                         "between queries and keys (only whole planes, rotated or scaled within themselves, commute with it); "
-                         "use method='random' or 'norm', or projective_prune(sites='qk')")
-
-def _rope_select(s:Site, amount:float, method:str, gen:torch.Generator):
-    "Keep the same number of planes in every key/value head by a random or norm score."
-    _refuse_svd(s, method)
-    K, d = len(s.group.blocks), s.group.blocks[0]
-    rows, r = rope_planes(s), keep_count(d // 2, amount)
-    score = torch.rand(K, d // 2, generator=gen, dtype=torch.float64) if method == 'random' else rows.norm(dim=-1)
-    if r < d // 2: s.prune(_plane_keep(K, d, score.argsort(1, descending=True)[:, :r].sort(1).values))
-    return K * d, K * 2 * r
+# %% ../nbs/05_projective.ipynb #76e21476
+__getattr__ = moved_names(__name__, qk, ('QK_METHODS', 'qk_heads', 'write_qk', 'qk_truncate', 'qk_moments', 'qk_prune', 'rope_planes'))
 
 # %% ../nbs/05_projective.ipynb #86645f65
 def demo(n_calib:int=64, n_eval:int=32, amount:float=0.3) -> list[dict]:

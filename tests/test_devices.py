@@ -76,7 +76,8 @@ def _same(a, b):
 @pytest.mark.parametrize('method', ['random', 'norm', 'svd', 'svd-data', 'projective'])
 def test_qk_on_device(method):
     "Chapter 5's full-mode study (q/k dimensions of GPT-2) on the device."
-    from rotprune.projective import qk_prune, qk_moments, projective_prune
+    from rotprune.qk import qk_prune, qk_moments
+    from rotprune.projective import projective_prune
     bs = tiny_batches(n_batches=2)
     def run(m, b):
         if method == 'projective': return projective_prune(m, None, 0.25, sites='qk')[0]

@@ -15,7 +15,7 @@ LAYERS = [
     ('arch', ('arch',), "the adapters: the only place that knows transformers' module names and accelerate's hooks"),
     ('layerwise', ('layerwise',), 'one block at a time, and models offloaded by accelerate'),
     ('select', ('select',), 'choosing sites, keep counts, the importance protocol, reports, the guard'),
-    ('concepts', ('invariance', 'tsra', 'pca', 'procrustes', 'projective', 'sparsify', 'entropy'), 'the maths of each chapter'),
+    ('concepts', ('invariance', 'tsra', 'pca', 'procrustes', 'qk', 'projective', 'sparsify', 'entropy'), 'the maths of each chapter'),
     ('pipeline', ('pipeline',), 'recipes, prune(), save and load'),
     ('experiments', ('experiments',), "the chapters' sweeps and studies"),
     ('cli', ('cli',), 'the command line'),

@@ -7,7 +7,8 @@ from rotprune.eval import outputs
 from rotprune.invariance import find_sites
 from rotprune.arch import set_qk_planes, LlamaQKSlimAttention, RopeQKSlimAttention, config_describes_weights, layer_shapes
 from rotprune.pipeline import check_roundtrips
-from rotprune.projective import qk_prune, projective_prune
+from rotprune.qk import qk_prune
+from rotprune.projective import projective_prune
 from rotprune.select import keep_count
 
 torch.set_num_threads(1)

@@ -42,3 +42,17 @@ def test_old_keyword_warns_and_gives_the_same_result():
         assert torch.equal(select_dims(torch.arange(8.), fraction=0.25), select_dims(torch.arange(8.), amount=0.25))
     assert [x.category for x in w] == [DeprecationWarning] * 2
     with pytest.raises(TypeError, match="pass only 'amount'"): magnitude(W, sparsity=0.5, amount=0.5)
+
+MOVED = {('projective', 'qk'): ('QK_METHODS', 'qk_heads', 'write_qk', 'qk_truncate', 'qk_moments', 'qk_prune', 'rope_planes')}
+
+@pytest.mark.parametrize('old,new', list(MOVED), ids=lambda x: x)
+def test_moved_names_still_import_with_a_warning(old, new):
+    "A name that moved with its chapter stays importable from its old module for one release, as the same object."
+    o, n = importlib.import_module(f'rotprune.{old}'), importlib.import_module(f'rotprune.{new}')
+    for name in MOVED[(old, new)]:
+        assert name not in vars(o), f"{name} is still defined in rotprune.{old}"
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            assert getattr(o, name) is getattr(n, name)
+        assert [x.category for x in w] == [DeprecationWarning] and f'rotprune.{new}.{name}' in str(w[0].message)
+    with pytest.raises(AttributeError): getattr(o, 'no_such_name')
