@@ -18,29 +18,30 @@ from .eval import accuracy
 __all__ = ['METHODS', 'prune_sweep', 'reliable_frontier', 'threshold_sweep', 'COMP_NAMES', 'merge_moments', 'cumulative_stats', 'query_doc_split', 'retrieval_scores', 'oneshot_eval', 'method_sweep', 'layer_errors', 'benchmark_selection', 'digits_mlp', 'gram_pass', 'peak_rss', 'pocket_gram_memory', 'offload_memory', 'PEER_METHODS', 'peer_prune', 'peer_run', 'peer_table']
 
 # %% ../nbs/03_pca.ipynb #007836cc
+from .core import renamed_args
 from .invariance import site_moments
 from .pca import cob_sites, cob_prune
-
 
 # %% ../nbs/03_pca.ipynb #d6d3fc55
 METHODS = {'CoB': dict(rotate=True), 'no CoB': dict(rotate=False), 'centred PCA': dict(rotate=True, centered=True)}
 
+@renamed_args(ratios='amounts')
 def prune_sweep(model:nn.Module, # trained classifier (not modified)
                 calib, # calibration batches
                 x:torch.Tensor, y:torch.Tensor, # evaluation data
-                ratios=(.1, .2, .3, .4, .5, .6, .7, .8, .9, .95), # fractions of parameters to remove per site
+                amounts=(.1, .2, .3, .4, .5, .6, .7, .8, .9, .95), # fractions of each site's parameters to remove
                 methods=('CoB', 'no CoB', 'centred PCA'), # keys of METHODS
                 sites=None, progress:bool=True) -> pd.DataFrame:
-    "Accuracy after fixed-ratio pruning (no fine-tuning) for each method and ratio; one calibration pass."
+    "Accuracy after removing each fraction of every site's parameters (no fine-tuning), for each method; one calibration pass."
     from tqdm.auto import tqdm
     from rotprune.eval import accuracy
     for m in methods:
         if m not in METHODS: raise ValueError(f"unknown method {m!r}; choose from {list(METHODS)}")
     stats = site_moments(model, cob_sites(model, sites), calib)
-    rows = [{'method': 'dense', 'ratio': 0., 'removed': 0., 'accuracy': accuracy(model, x, y)}]
-    for m, r in tqdm([(m, r) for m in methods for r in ratios], desc='prune sweep', disable=not progress, leave=False):
+    rows = [{'method': 'dense', 'amount': 0., 'removed': 0., 'accuracy': accuracy(model, x, y)}]
+    for m, r in tqdm([(m, r) for m in methods for r in amounts], desc='prune sweep', disable=not progress, leave=False):
         pm, rep = cob_prune(copy.deepcopy(model), None, params=r, sites=sites, stats=stats, **METHODS[m])
-        rows.append({'method': m, 'ratio': r, 'removed': rep.attrs['removed'], 'accuracy': accuracy(pm, x, y)})
+        rows.append({'method': m, 'amount': r, 'removed': rep.attrs['removed'], 'accuracy': accuracy(pm, x, y)})
     return pd.DataFrame(rows)
 
 def reliable_frontier(sweep:pd.DataFrame, # output of prune_sweep

@@ -112,7 +112,7 @@ def test_vgg_train_and_sweep_on_device(tmp_path):
                                   path=tmp_path / 'v.pt', progress=False)
         assert all(p.device.type == 'cuda' for p in net.parameters())
         cal = list(dev['train'][0].split(16))
-        sweep = prune_sweep(net, cal, *dev['test'], ratios=(.3,), progress=False)
+        sweep = prune_sweep(net, cal, *dev['test'], amounts=(.3,), progress=False)
         ths = threshold_sweep(net, cal, dev, thresholds=(.1,), methods=('CoB',), progress=False,
                               finetune=dict(steps=2, batch_size=8, eval_every=1, warmup=0))
     assert len(sweep) == 4 and len(ths) == 1
