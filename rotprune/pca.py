@@ -11,7 +11,7 @@ import pandas as pd
 from .core import Moments, renamed_args
 from .invariance import Group, Site, Sites, find_sites, site_moments
 from .eval import param_count
-from .select import select_sites, keep_count, validate_amount, amount_for_params, make_report, site_params, guarded, validate_calib
+from .select import select_sites, keep_count, top_units, validate_amount, amount_for_params, make_report, site_params, guarded, validate_calib
 from .arch import (BertValueSlimSelfAttention, set_value_head_size, value_dims_site, value_attention,
                            is_bert_value, kv_cache)
 
@@ -153,7 +153,7 @@ def select_dims(importance:torch.Tensor, # (d,) importance of each coordinate
                 ref = {'max': x.max(), 'avg': x.mean(), 'median': x.quantile(.5)}[rule]  # median: mean of the middle two
                 n_drop = int((x < threshold * ref).sum())
         n_keep = max(b - n_drop, min(min_keep, b))
-        keep.append(a + x.argsort(descending=True, stable=True)[:n_keep])
+        keep.append(a + top_units(x, n_keep))
         a += b
     return torch.cat(keep).sort().values
 
@@ -186,7 +186,7 @@ def _cob_keep(s:Site, energy:torch.Tensor, frac, threshold, rule:str, min_keep:i
     per = [int(((keep >= a) & (keep < b)).sum()) for a, b in zip(off, off[1:])]
     if s.kind == 'heads' and len(set(per)) > 1:  # uniform value head size: the largest count any head asked for
         k = max(per); imp = energy.sqrt()
-        keep = torch.cat([a + imp[a:b].argsort(descending=True, stable=True)[:k] for a, b in zip(off, off[1:])]).sort().values
+        keep = torch.cat([a + top_units(imp[a:b], k) for a, b in zip(off, off[1:])])
         per = [k] * len(s.group.blocks)
     return keep, per
 

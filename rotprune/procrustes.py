@@ -12,7 +12,7 @@ from .core import renamed_args, Moments, Tap, collect_moments, in_features, weig
 from .invariance import Site, find_sites
 from .arch import get_adapter
 from .layerwise import layerwise, Truncated, offload_aware, block_onloaded
-from .select import (select_sites, keep_count, validate_amount, validate_calib, unit_scores, IMPORTANCE,
+from .select import (select_sites, keep_count, top_units, validate_amount, validate_calib, unit_scores, IMPORTANCE,
                              make_report, site_params, guarded)
 from .eval import param_count, embeddings, embedding_fidelity
 
@@ -148,7 +148,7 @@ def site_keep(site:Site, col:torch.Tensor, amount:float) -> tuple[torch.Tensor, 
     "The kept site coordinates (whole units) and the kept consumer columns, from column scores."
     n, u = site.width, site.prune_unit
     unit = site_unit_scores(site, col)
-    kept_units = torch.sort(unit, descending=True, stable=True).indices[:keep_count(n // u, amount)].sort().values
+    kept_units = top_units(unit, keep_count(n // u, amount))
     keep = (kept_units[:, None] * u + torch.arange(u)).flatten()
     cols = torch.cat([p.positions(n)[keep] for p in site.consumers]).sort().values
     return keep, cols

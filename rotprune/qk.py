@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from .core import weight_matrix, set_weight_matrix, in_features, as_matrix, Tap, collect_moments
 from .sites import Site
-from .select import select_sites, validate_amount, keep_count, make_report, site_params, guarded, validate_calib
+from .select import select_sites, validate_amount, keep_count, top_units, make_report, site_params, guarded, validate_calib
 from .eval import param_count
 from .arch import RopeQKSite
 
@@ -113,7 +113,7 @@ def _qk_head(method, Wq, Wk, r, gen, Cq=None, Ck=None):
     "One head's new (Wq, Wk) of width r under a selection rule or the SVD truncation."
     if method.startswith('svd'): return qk_truncate(Wq, Wk, r, Cq, Ck)
     score = torch.rand(Wq.shape[1], generator=gen, dtype=torch.float64) if method == 'random' else (Wq.pow(2).sum(0) + Wk.pow(2).sum(0)).sqrt()
-    keep = score.argsort(descending=True)[:r].sort().values
+    keep = top_units(score, r)
     return Wq[:, keep], Wk[:, keep]
 
 # %% ../nbs/05a_qk.ipynb #qk011
@@ -184,5 +184,5 @@ def _rope_select(s:Site, amount:float, method:str, gen:torch.Generator):
     K, d = len(s.group.blocks), s.group.blocks[0]
     rows, r = rope_planes(s), keep_count(d // 2, amount)
     score = torch.rand(K, d // 2, generator=gen, dtype=torch.float64) if method == 'random' else rows.norm(dim=-1)
-    if r < d // 2: s.prune(plane_keep(K, d, score.argsort(1, descending=True)[:, :r].sort(1).values))
+    if r < d // 2: s.prune(plane_keep(K, d, top_units(score, r)))
     return K * d, K * 2 * r

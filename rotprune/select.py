@@ -17,8 +17,8 @@ from .layerwise import rebind_forwards
 
 # %% auto #0
 __all__ = ['ALLOCATIONS', 'IMPORTANCE', 'NEEDS_STATS', 'REPORT_COLUMNS', 'select_sites', 'validate_amount', 'keep_count',
-           'amount_for_params', 'Importance', 'register_importance', 'unit_scores', 'site_params', 'make_report',
-           'guarded', 'validate_calib']
+           'amount_for_params', 'top_units', 'Importance', 'register_importance', 'unit_scores', 'site_params',
+           'make_report', 'guarded', 'validate_calib']
 
 # %% ../nbs/00e_select.ipynb #f42fcd79
 def select_sites(model:nn.Module, # the model whose sites to choose
@@ -69,6 +69,16 @@ def amount_for_params(params:float, # fraction of a site's parameters to remove,
     "The unit fraction that removes `params` of the parameters: P for a site between fixed layers, 1-√(1-P) in a chain."
     params = validate_amount(params)
     return 1 - math.sqrt(1 - params) if chained else params
+
+# %% ../nbs/00e_select.ipynb #c6a9c2be
+def top_units(scores:torch.Tensor, # (n,) scores, or (rows, n): one comparison group per row; higher = keep
+              n_keep:int, # how many to keep (in each row)
+             ) -> torch.Tensor:
+    "Increasing indices of the `n_keep` highest scores (of each row); ties go to the lower index."
+    scores = torch.as_tensor(scores)
+    if isinstance(n_keep, bool) or not isinstance(n_keep, int) or not 0 <= n_keep <= scores.shape[-1]:
+        raise ValueError(f"n_keep must be an integer in [0, {scores.shape[-1]}], got {n_keep!r}")
+    return scores.argsort(dim=-1, descending=True, stable=True)[..., :n_keep].sort(dim=-1).values
 
 # %% ../nbs/00e_select.ipynb #4d50fcfd
 class Importance(Protocol):
