@@ -100,6 +100,7 @@ def qk_moments(model:nn.Module, # a GPT-2 model
     st = collect_moments(model, validate_calib(calib, model=model), taps, widths)
     return {s.name: (st[f'{s.name}.q'], st[f'{s.name}.k']) for s in chosen}
 
+# %% ../nbs/05a_qk.ipynb #c0050652
 def head_block(M, # `Moments` of a site whose group has blocks of d
                h:int, # the head
                d:int, # its width
@@ -107,6 +108,7 @@ def head_block(M, # `Moments` of a site whose group has blocks of d
     "Head `h`'s (d, d) block of the second moment in `M`, float64 on the CPU."
     return M.second_moment.detach().double().cpu()[h * d:(h + 1) * d, h * d:(h + 1) * d]
 
+# %% ../nbs/05a_qk.ipynb #38f6f2e5
 QK_METHODS = ('random', 'norm', 'svd', 'svd-data')
 
 def _qk_head(method, Wq, Wk, r, gen, Cq=None, Ck=None):
@@ -167,6 +169,7 @@ def rope_planes(site:Site, # a Llama-family `qk` site
         out.append(torch.cat([X[:, :d // 2], X[:, d // 2:]], -1))  # plane j: coordinates j and j + d/2
     return torch.cat(out, -1)
 
+# %% ../nbs/05a_qk.ipynb #a5caffae
 def plane_keep(K:int, d:int, planes) -> torch.Tensor:
     "The `qk` site coordinates (2 per plane) of the kept planes `planes`, one row of plane indices per key/value head."
     return torch.cat([g * d + torch.cat([torch.as_tensor(planes[g]), d // 2 + torch.as_tensor(planes[g])]) for g in range(K)])
