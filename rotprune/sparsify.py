@@ -17,9 +17,9 @@ from .select import make_report, guarded, validate_calib
 from .eval import param_count
 
 # %% auto #0
-__all__ = ['PRUNERS', 'n_pruned', 'prune_mask', 'magnitude', 'wanda', 'layer_error', 'sparsegpt', 'linears', 'shared_inputs',
-           'weight_columns', 'sparsify', 'weight_inputs', 'layer_chain', 'weight_layers', 'chain_input', 'sq_sums',
-           'weight_input_moments']
+__all__ = ['PRUNERS', 'n_pruned', 'prune_mask', 'magnitude', 'wanda', 'layer_error', 'damped_gram', 'sparsegpt', 'linears',
+           'shared_inputs', 'weight_columns', 'sparsify', 'weight_inputs', 'layer_chain', 'weight_layers',
+           'chain_input', 'sq_sums', 'weight_input_moments']
 
 # %% ../nbs/06a_sparsify.ipynb #9a707dbd
 def _check_amount(amount, nm) -> tuple[float, tuple|None]:
@@ -128,15 +128,18 @@ def layer_error(W:torch.Tensor, # dense weight (out, in)
     e = torch.einsum('ij,jk,ik->', E, H, E).clamp_min(0).sqrt().item()
     return e / torch.einsum('ij,jk,ik->', W, H, W).clamp_min(1e-300).sqrt().item() if relative else e
 
-# %% ../nbs/06a_sparsify.ipynb #b2fd1acb
-def _damped(H:torch.Tensor, damp:float) -> tuple[torch.Tensor, torch.Tensor]:
-    "H with dead inputs (H_jj = 0) set to H_jj = 1, plus damp · mean(diag) on the diagonal; and the dead mask."
+# %% ../nbs/06a_sparsify.ipynb #3f76fefd
+def damped_gram(H:torch.Tensor, # a Gram matrix Σ x xᵀ (n, n), float64
+                damp:float, # added to the diagonal, times its mean
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    "A damped copy of H for inversion: dead inputs (H_jj = 0) get H_jj = 1, then damp · mean(diag) is added to the diagonal; and the dead mask."
     H = H.clone()
     dead = H.diagonal() == 0
     H[dead, dead] = 1.
     H.diagonal().add_(damp * H.diagonal().mean())
     return H, dead
 
+# %% ../nbs/06a_sparsify.ipynb #b2fd1acb
 def _inverse_factor(H:torch.Tensor) -> torch.Tensor:
     "Upper-triangular U with H⁻¹ = UᵀU; ValueError if H is not positive definite."
     L, info = torch.linalg.cholesky_ex(H)
@@ -181,7 +184,7 @@ def sparsegpt(W:torch.Tensor, # weight (out, in)
     if nm is not None:
         if cols % nm[1]: raise ValueError(f"nm={nm} needs the input width ({cols}) to be a multiple of M={nm[1]}")
         blocksize = nm[1] * max(1, blocksize // nm[1])  # N:M groups never straddle two blocks
-    H, dead = _damped(H, damp)
+    H, dead = damped_gram(H, damp)
     W[:, dead] = 0.
     U = _inverse_factor(H)
     for i1 in range(0, cols, blocksize):
