@@ -15,7 +15,7 @@ from .invariance import fuse_norms, find_sites, rotate_sites, Sites
 from .arch import get_adapter
 from .layerwise import layerwise
 from .select import make_report, guarded, validate_calib
-from .sparsify import sparsify, weight_layers, weight_input_moments, chain_input, weight_columns
+from .sparsify import damped_gram, sparsify, weight_layers, weight_input_moments, chain_input, weight_columns
 
 # %% auto #0
 __all__ = ['SCORES', 'PATTERNS', 'importance_entropy', 'importance', 'score_matrix', 'rotated_diag', 'Rotation', 'learn_rotation',
@@ -64,10 +64,7 @@ def score_matrix(H:torch.Tensor|None, # input Gram matrix Σ x xᵀ
     if H is None: raise ValueError(f"score {score!r} needs the input Gram matrix H")
     H = torch.as_tensor(H).to(torch.float64)
     if score == 'wanda': return H
-    H = H.clone(); dead = H.diagonal() == 0
-    H[dead, dead] = 1.
-    H.diagonal().add_(damp * H.diagonal().mean())
-    return torch.linalg.inv(H)
+    return torch.linalg.inv(damped_gram(H, damp)[0])
 
 def rotated_diag(M:torch.Tensor|None, # symmetric (n, n), or a batch (b, n, n)
                  R:torch.Tensor, # rotation (n, n), or a batch (b, n, n)
@@ -325,7 +322,9 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential
     "Learn the entropy-minimising rotations (Llama: R1 of the residual stream, R2 of the value heads; Sequential: every site), merge them; returns (model, report)."
     ad = _check_denoise(model, score, steps, lr, clip, placement)
     calib = validate_calib(calib, model=model)
-    if ad.family == 'sequential': return _denoise_chain(model, calib, score, steps, lr, clip, damp, cache, threads, checkpoints, dtype)
+    if ad.family == 'sequential':
+        chain = dict(kind='sequential', score=score, steps=steps, lr=lr, clip=clip, damp=damp, checkpoints=tuple(checkpoints), dtype=str(dtype))
+        return _denoise_chain(model, calib, chain, cache, threads, dtype)
     t0 = time.time()
     with guarded(model, probe=calib[0]):
         fuse_norms(model)
@@ -362,6 +361,14 @@ def random_rotations(model:nn.Module, # a Llama-family decoder or an nn.Sequenti
 def _snapshot(model, snap, seq:bool) -> nn.Module:
     "A copy of `model` with the rotations of a training snapshot merged."
     return merge_site_rotations(copy.deepcopy(model), snap) if seq else merge_rotations(fuse_norms(copy.deepcopy(model)), *snap)
+
+def _curve_rows(model, calib, evaluate, rep, last:dict, steps:int, seq:bool, amount, nm) -> list[dict]:
+    "The metric after pruning the rotations saved at each checkpoint of `rep` (the last one: the run `last` already measured)."
+    out, meth = [], last['method']
+    for k, snap in rep.attrs['history']['snapshots'].items():
+        metric = last['metric'] if k == steps else evaluate(sparsify(_snapshot(model, snap, seq), calib, meth, amount, nm)[0])
+        out.append({'method': meth, 'pattern': last['pattern'], 'step': k, 'entropy': rep.attrs['history']['best'][k], 'metric': metric})
+    return out
 
 def rotation_study(model:nn.Module, # a Llama-family decoder or an nn.Sequential network (not changed: copies are pruned)
                    calib, # calibration batches
@@ -400,10 +407,7 @@ def rotation_study(model:nn.Module, # a Llama-family decoder or an nn.Sequential
                              'train_seconds': 0. if rep is None else rep.attrs['train_seconds'], 'prune_seconds': time.time() - t})
             if ckpts and name == curve[1]:
                 i, rep = next((i, r) for i, (l, _, r, _) in enumerate(runs) if l == label('global'))
-                for k, snap in rep.attrs['history']['snapshots'].items():
-                    if k == steps: metric = rows[-len(runs) + i]['metric']  # the run above
-                    else: metric = evaluate(sparsify(_snapshot(model, snap, seq), calib, meth, sp, nm)[0])
-                    curve_rows.append({'method': meth, 'pattern': name, 'step': k, 'entropy': rep.attrs['history']['best'][k], 'metric': metric})
+                curve_rows += _curve_rows(model, calib, evaluate, rep, rows[-len(runs) + i], steps, seq, sp, nm)
     return pd.DataFrame(rows), pd.DataFrame(curve_rows)
 
 # %% ../nbs/06_entropy.ipynb #f99c043a
@@ -489,23 +493,23 @@ def _assemble(sites, mods, Rs) -> dict:
     return out
 
 # %% ../nbs/06_entropy.ipynb #ce0f5fed
-def _denoise_chain(model, calib, score, steps, lr, clip, damp, cache, threads, checkpoints, dtype):
+def _denoise_chain(model, calib, config:dict, cache, threads, dtype):
     "`denoise_rotate` for an nn.Sequential: learn a rotation in the group of every rotatable site and merge them."
-    sites, t0 = rotatable_sites(model), time.time()
+    sites, t0, score = rotatable_sites(model), time.time(), config['score']
     if not sites: raise ValueError("no site of this network admits a rotation (an orthogonal block larger than 1): nothing to learn")
     for i, b in enumerate(calib): chain_input(b, i)
     dev = next(model.parameters()).device
     with guarded(model, probe=calib[0]):
         grams = None if score == 'magnitude' else {n: m.gram for n, m in weight_input_moments(model, calib).items()}
-        obj = ChainObjective(model, sites, grams, score, damp, dtype, dev)
+        obj = ChainObjective(model, sites, grams, score, config['damp'], dtype, dev)
         cast = lambda R: {k: v.to(dtype=dtype, device=dev) for k, v in R.items()}
         with torch.no_grad(): before = [float(e) for e in obj.per_layer(cast({s.name: torch.eye(s.width) for s in sites}))]
-        config = dict(kind='sequential', score=score, steps=steps, lr=lr, clip=clip, damp=damp, checkpoints=tuple(checkpoints), dtype=str(dtype))
         key = None if cache is None else _fingerprint(model, calib, config)
         saved = _load_cached(cache, key)
         if saved is None:
             mods = [_site_rotations(s, dtype, dev) for s in sites]
-            _, Rs, hist = _train(lambda *Rs: obj(_assemble(sites, mods, Rs)), [r for ms in mods for r in ms], steps, lr, clip, threads, checkpoints)
+            _, Rs, hist = _train(lambda *Rs: obj(_assemble(sites, mods, Rs)), [r for ms in mods for r in ms],
+                                 config['steps'], config['lr'], config['clip'], threads, config['checkpoints'])
             hist['snapshots'] = {k: _assemble(sites, mods, v) for k, v in hist['snapshots'].items()}
             saved = _save_cached(cache, {'key': key, 'R': _assemble(sites, mods, Rs), 'history': hist, 'seconds': time.time() - t0})
         with torch.no_grad(): after = [float(e) for e in obj.per_layer(cast(saved['R']))]
