@@ -4,7 +4,7 @@
 
 # %% ../nbs/00e_select.ipynb #f2187f26
 from __future__ import annotations
-import math, time, contextlib, contextvars, copy
+import math, operator, time, contextlib, contextvars, copy
 from typing import Callable, Protocol, Mapping
 import torch
 from torch import nn
@@ -76,8 +76,11 @@ def top_units(scores:torch.Tensor, # (n,) scores, or (rows, n): one comparison g
              ) -> torch.Tensor:
     "Increasing indices of the `n_keep` highest scores (of each row); ties go to the lower index."
     scores = torch.as_tensor(scores)
-    if isinstance(n_keep, bool) or not isinstance(n_keep, int) or not 0 <= n_keep <= scores.shape[-1]:
+    try: k = operator.index(n_keep)  # a Python, NumPy or 0-d torch integer
+    except TypeError: k = None
+    if isinstance(n_keep, bool) or k is None or not 0 <= k <= scores.shape[-1]:
         raise ValueError(f"n_keep must be an integer in [0, {scores.shape[-1]}], got {n_keep!r}")
+    n_keep = k
     return scores.argsort(dim=-1, descending=True, stable=True)[..., :n_keep].sort(dim=-1).values
 
 # %% ../nbs/00e_select.ipynb #4d50fcfd
