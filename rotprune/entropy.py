@@ -322,9 +322,8 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential
     "Learn the entropy-minimising rotations (Llama: R1 of the residual stream, R2 of the value heads; Sequential: every site), merge them; returns (model, report)."
     ad = _check_denoise(model, score, steps, lr, clip, placement)
     calib = validate_calib(calib, model=model)
-    if ad.family == 'sequential':
-        chain = dict(kind='sequential', score=score, steps=steps, lr=lr, clip=clip, damp=damp, checkpoints=tuple(checkpoints), dtype=str(dtype))
-        return _denoise_chain(model, calib, chain, cache, threads, dtype)
+    chain = dict(kind='sequential', score=score, steps=steps, lr=lr, clip=clip, damp=damp, checkpoints=tuple(checkpoints), dtype=str(dtype))
+    if ad.family == 'sequential': return _denoise_chain(model, calib, chain, cache, threads, dtype)
     t0 = time.time()
     with guarded(model, probe=calib[0]):
         fuse_norms(model)
@@ -362,11 +361,11 @@ def _snapshot(model, snap, seq:bool) -> nn.Module:
     "A copy of `model` with the rotations of a training snapshot merged."
     return merge_site_rotations(copy.deepcopy(model), snap) if seq else merge_rotations(fuse_norms(copy.deepcopy(model)), *snap)
 
-def _curve_rows(model, calib, evaluate, rep, last:dict, steps:int, seq:bool, amount, nm) -> list[dict]:
-    "The metric after pruning the rotations saved at each checkpoint of `rep` (the last one: the run `last` already measured)."
+def _curve_rows(model, calib, evaluate, rep, last:dict, steps:int, seq:bool, pattern:tuple) -> list[dict]:
+    "The metric after pruning (`pattern`: amount, nm) the rotations saved at each checkpoint of `rep` (the last one: the run `last` already measured)."
     out, meth = [], last['method']
     for k, snap in rep.attrs['history']['snapshots'].items():
-        metric = last['metric'] if k == steps else evaluate(sparsify(_snapshot(model, snap, seq), calib, meth, amount, nm)[0])
+        metric = last['metric'] if k == steps else evaluate(sparsify(_snapshot(model, snap, seq), calib, meth, *pattern)[0])
         out.append({'method': meth, 'pattern': last['pattern'], 'step': k, 'entropy': rep.attrs['history']['best'][k], 'metric': metric})
     return out
 
@@ -407,7 +406,7 @@ def rotation_study(model:nn.Module, # a Llama-family decoder or an nn.Sequential
                              'train_seconds': 0. if rep is None else rep.attrs['train_seconds'], 'prune_seconds': time.time() - t})
             if ckpts and name == curve[1]:
                 i, rep = next((i, r) for i, (l, _, r, _) in enumerate(runs) if l == label('global'))
-                curve_rows += _curve_rows(model, calib, evaluate, rep, rows[-len(runs) + i], steps, seq, sp, nm)
+                curve_rows += _curve_rows(model, calib, evaluate, rep, rows[-len(runs) + i], steps, seq, (sp, nm))
     return pd.DataFrame(rows), pd.DataFrame(curve_rows)
 
 # %% ../nbs/06_entropy.ipynb #f99c043a
