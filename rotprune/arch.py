@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 # %% auto #0
-__all__ = ['ADAPTERS', 'QK_OPT_IN', 'ROPE_SLIM', 'UnsupportedModelError', 'register_adapter', 'get_adapter', 'offload_hook', 'offloaded_modules', 'is_offloaded', 'allow_offloaded', 'check_loaded', 'accelerate_hooks', 'attn_implementation', 'uninitialised', 'tied_weight_keys', 'forget_tied_weights', 'Adapter', 'SequentialAdapter', 'is_fused', 'retie_embeddings', 'has_tied_head', 'find_sites', 'BertAdapter', 'GPT2Adapter', 'kv_cache', 'GPT2QKSlimAttention', 'set_qk_head_dim', 'QKSite', 'LlamaAdapter', 'RopeQKSlimAttention', 'LlamaQKSlimAttention', 'MistralQKSlimAttention', 'Qwen2QKSlimAttention', 'set_qk_planes', 'RopeQKSite', 'describe', 'is_gguf_loaded', 'gguf_as_plain', 'layer_shapes', 'config_mismatches', 'sync_config', 'config_describes_weights', 'BertValueSlimSelfAttention', 'set_value_head_size', 'value_attention', 'is_bert_value', 'value_dims_site']
+__all__ = ['ADAPTERS', 'QK_OPT_IN', 'ROPE_SLIM', 'UnsupportedModelError', 'register_adapter', 'get_adapter', 'offload_hook', 'offloaded_modules', 'is_offloaded', 'allow_offloaded', 'check_loaded', 'accelerate_hooks', 'attn_implementation', 'uninitialised', 'tied_weight_keys', 'forget_tied_weights', 'Adapter', 'SequentialAdapter', 'LayerWrapper', 'ShortcutLayer', 'is_fused', 'retie_embeddings', 'has_tied_head', 'find_sites', 'BertAdapter', 'GPT2Adapter', 'kv_cache', 'GPT2QKSlimAttention', 'set_qk_head_dim', 'QKSite', 'LlamaAdapter', 'RopeQKSlimAttention', 'LlamaQKSlimAttention', 'MistralQKSlimAttention', 'Qwen2QKSlimAttention', 'set_qk_planes', 'RopeQKSite', 'describe', 'is_gguf_loaded', 'gguf_as_plain', 'layer_shapes', 'config_mismatches', 'sync_config', 'config_describes_weights', 'BertValueSlimSelfAttention', 'set_value_head_size', 'value_attention', 'is_bert_value', 'value_dims_site']
 
 # %% ../nbs/00c_arch.ipynb #bd7dc736
 class UnsupportedModelError(ValueError):
@@ -180,6 +180,57 @@ class SequentialAdapter(Adapter):
     "`nn.Sequential` MLPs and CNNs: sites come from structure (see `rotprune.invariance`)."
     family = 'sequential'
 
+# %% ../nbs/00c_arch.ipynb #07285e83
+class LayerWrapper(nn.Module):
+    "A decoder layer inside a module that adds parameters around it; attributes it lacks are read from the layer."
+    kinds = {}  # class name -> class, to rebuild a saved model's wrappers
+    def __init_subclass__(cls, **kw): super().__init_subclass__(**kw); LayerWrapper.kinds[cls.__name__] = cls
+    def __init__(self, block:nn.Module): super().__init__(); self.block = block
+    def __getattr__(self, name):
+        try: return super().__getattr__(name)
+        except AttributeError:
+            if name == 'block': raise
+            return getattr(self.block, name)  # self_attn, mlp, attention_type...: the model sees the layer it wraps
+    def _fixed(self, name:str, M:torch.Tensor):
+        "Register `M` as a parameter `name` in the layer's dtype and device (no gradient: a merged map)."
+        w = next(self.block.parameters())
+        setattr(self, name, nn.Parameter(M.detach().to(dtype=w.dtype, device=w.device), requires_grad=False))
+    def record(self) -> dict:
+        "What a config records to rebuild this wrapper: class, module and the shapes of its own parameters."
+        return {'kind': type(self).__name__, 'module': type(self).__module__,
+                'shapes': {n: list(p.shape) for n, p in self.named_parameters(recurse=False)}}
+    @classmethod
+    def empty(cls, block:nn.Module, shapes:dict) -> LayerWrapper:
+        "A wrapper of `block` whose own parameters are zeros of `shapes` (loading a state dict fills them)."
+        return cls(block, **{n: torch.zeros(s, dtype=torch.float64) for n, s in shapes.items()})
+
+# %% ../nbs/00c_arch.ipynb #57a7ac23
+def _unwrapped_key(model:nn.Module, key:str) -> str|None:
+    "A state-dict key as the unwrapped model names it ('layers.0.block.mlp...' -> 'layers.0.mlp...'); None for a wrapper's own parameter."
+    for n, m in model.named_modules():
+        if isinstance(m, LayerWrapper) and key.startswith(f'{n}.'):
+            rest = key[len(n) + 1:]
+            return f'{n}.{rest[6:]}' if rest.startswith('block.') else None
+    return key
+
+# %% ../nbs/00c_arch.ipynb #398a463c
+class ShortcutLayer(LayerWrapper):
+    "A pre-norm Llama-family layer whose residual path carries SliceGPT's shortcut maps: h <- h S_attn + attn(norm(h)), h <- h S_mlp + mlp(norm(h))."
+    def __init__(self, block:nn.Module, # a Llama-family decoder layer
+                 attn_shortcut:torch.Tensor, # (d_in, d_mid): the stream's map across the attention block
+                 mlp_shortcut:torch.Tensor, # (d_mid, d_out): ... and across the MLP block
+                ):
+        missing = [a for a in ('input_layernorm', 'self_attn', 'post_attention_layernorm', 'mlp') if not hasattr(block, a)]
+        if missing: raise TypeError(f"ShortcutLayer wraps a pre-norm Llama-family layer; {type(block).__name__} has no {missing}")
+        super().__init__(block)
+        self._fixed('attn_shortcut', attn_shortcut); self._fixed('mlp_shortcut', mlp_shortcut)
+    def forward(self, hidden_states, *args, **kwargs):
+        if args: raise TypeError("ShortcutLayer takes the layer's inputs other than hidden_states as keywords")
+        b = self.block
+        a = b.self_attn(hidden_states=b.input_layernorm(hidden_states), **kwargs)[0]  # transformers passes the layer's keywords on
+        h = hidden_states @ self.attn_shortcut + a
+        return h @ self.mlp_shortcut + b.mlp(b.post_attention_layernorm(h))
+
 # %% ../nbs/00c_arch.ipynb #39aa941b
 def is_fused(model:nn.Module) -> bool:
     "Have all residual-stream norms of `model` been fused into scale-free `RMSNorm`s?"
@@ -220,6 +271,8 @@ def find_sites(model:nn.Module, # nn.Sequential, or a model of a family in `rotp
     else:
         sites = ad.sites()
         if not ad.norm_readers(): skipped.append(('residual', 'post-norm: LayerNorm sits on the stream itself'))
+        elif any(isinstance(b, LayerWrapper) for b in ad.blocks()):
+            skipped.append(('residual', 'a layer wrapper (per-layer rotation or SliceGPT shortcut) gives each layer its own basis'))
         elif is_fused(model): sites.append(_residual_site(ad))
         else: skipped.append(('residual', 'call fuse_norms(model) first'))
     if kinds is not None: sites = [s for s in sites if s.kind in kinds]
@@ -601,7 +654,8 @@ def config_mismatches(model:nn.Module, # a Hugging Face model
     cfg = copy.deepcopy(config if config is not None else model.config)
     cfg.__dict__.pop('rotprune', None)
     rebuilt = {f'{n}.qk_planes' for n, m in model.named_modules() if _is_rope_slim(m)}  # rebuilt from `layer_shapes`
-    a = {k: tuple(v.shape) for k, v in model.state_dict().items() if k not in rebuilt}
+    a = {_unwrapped_key(model, k): tuple(v.shape) for k, v in model.state_dict().items() if k not in rebuilt}
+    a.pop(None, None)  # a wrapper's own parameters: rebuilt from `wrapped_layers`
     b = _config_shapes(type(model), cfg)
     out = [f"{k}: weights {a[k]}, config {b[k]}" for k in sorted(a.keys() & b.keys()) if a[k] != b[k]]
     out += [f"{k}: in the weights, not in the config" for k in sorted(a.keys() - b.keys())]
@@ -642,6 +696,9 @@ def sync_config(model:nn.Module) -> dict:
     try: extra = [m.split(':')[0] for m in config_mismatches(model) if 'in the weights, not in the config' in m and not m.startswith(maps or ('\0',))]
     except (ValueError, TypeError, ZeroDivisionError): extra = []
     if extra: info['extra_parameters'] = extra
+    wrapped = [[i, b.record()] for i, b in enumerate(ad.blocks()) if isinstance(b, LayerWrapper)]
+    if wrapped: info['wrapped_layers'] = wrapped
+    else: info.pop('wrapped_layers', None)
     if info: cfg.rotprune = info
     elif hasattr(cfg, 'rotprune'): del cfg.rotprune
     return info

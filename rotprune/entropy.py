@@ -12,7 +12,7 @@ from torch.nn.utils.parametrizations import orthogonal
 import pandas as pd
 from .core import Tap, collect_moments, weight_matrix, in_features, out_features, orthogonality_error, rotate_in, rotate_out
 from .invariance import fuse_norms, find_sites, rotate_sites, Sites
-from .arch import get_adapter
+from .arch import get_adapter, LayerWrapper
 from .layerwise import layerwise
 from .select import make_report, guarded, validate_calib
 from .sparsify import damped_gram, sparsify, weight_layers, weight_input_moments, chain_input, weight_columns
@@ -196,22 +196,14 @@ def _polar(R:torch.Tensor, tol:float=1e-4) -> torch.Tensor:
     U, _, Vh = torch.linalg.svd(R.detach().to(torch.float64).cpu())
     return U @ Vh
 
-class RotatedBlock(nn.Module):
+class RotatedBlock(LayerWrapper):
     "A decoder layer that computes in a rotated basis: x' = R1ᵀx on entry, x = R1 x' on exit (the paper's placement)."
     def __init__(self, block:nn.Module, # the layer, its weights already rotated by R1
                  R:torch.Tensor): # R1 (d, d)
-        super().__init__()
-        self.block = block
-        w = next(block.parameters())
-        self.R = nn.Parameter(R.to(dtype=w.dtype, device=w.device), requires_grad=False)
+        super().__init__(block); self._fixed('R', R)
     def forward(self, hidden_states, *args, **kwargs):
         out = self.block(hidden_states @ self.R, *args, **kwargs)  # rows: (R1ᵀ x)ᵀ = xᵀ R1
         return (out[0] @ self.R.T,) + tuple(out[1:]) if isinstance(out, tuple) else out @ self.R.T
-    def __getattr__(self, name):
-        try: return super().__getattr__(name)
-        except AttributeError:
-            if name == 'block': raise
-            return getattr(self.block, name)  # self_attn, mlp, attention_type...: the model sees the layer it wraps
 
 def merge_rotations(model:nn.Module, # a norm-fused Llama-family model (changed in place)
                     R1, # 'global': one (d, d) rotation of the residual stream; 'per-layer': one per layer

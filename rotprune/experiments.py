@@ -86,7 +86,7 @@ from .core import Moments, weight_matrix
 from .invariance import find_sites
 from .eval import embeddings, embedding_fidelity, param_count
 from .procrustes import (rcpu_stats, rcpu_prune, compensation, reconstruction_error, column_scores, COMPENSATIONS,
-                                 site_consumer, site_keep)
+                                 compensation_name, site_consumer, site_keep)
 
 
 # %% ../nbs/04_procrustes.ipynb #68fd7041
@@ -159,8 +159,8 @@ def method_sweep(model:nn.Module, # the dense model (not modified)
                          for k, kw in methods.items() for a in amounts])
 
 # %% ../nbs/04_procrustes.ipynb #b0540dfe
-COMP_NAMES = {None: 'none', 'rotation': 'rotation', 'rotation+scale': 'rotation+scale', 'lstsq': 'lstsq (ridge)',
-              'flap_bias': 'FLAP bias'}  # display names of `COMPENSATIONS`
+COMP_NAMES = {'none': 'none', 'rotation': 'rotation', 'rotation+scale': 'rotation+scale', 'lstsq': 'lstsq (ridge)',
+              'bias': 'FLAP bias'}  # display names of `COMPENSATIONS`
 
 def layer_errors(model:nn.Module, # the dense model (not modified)
                  stats:dict, # `rcpu_stats` the compensations are fitted on
@@ -181,7 +181,7 @@ def layer_errors(model:nn.Module, # the dense model (not modified)
             _, cols = site_keep(sites[name], col, a)
             for comp in compensations:
                 new, b = compensation(W, stats[name], cols, comp)
-                rows.append({'site': name, 'amount': a, 'compensation': COMP_NAMES[comp], 'tokens': stats[name].count,
+                rows.append({'site': name, 'amount': a, 'compensation': COMP_NAMES[compensation_name(comp)], 'tokens': stats[name].count,
                              'held-out error': reconstruction_error(W, new, cols, eval_stats[name], b)})
     return pd.DataFrame(rows)
 

@@ -8,17 +8,19 @@ import copy, dataclasses, math, time, warnings
 import torch
 from torch import nn
 import pandas as pd
-from .core import Moments, renamed_args
-from .invariance import Group, Site, Sites, find_sites, site_moments
+from .core import Moments, renamed_args, Tap, collect_moments, out_features
+from .invariance import Group, Site, Sites, find_sites, site_moments, fuse_norms, RMSNormLinear
 from .eval import param_count
 from .select import select_sites, keep_count, top_units, validate_amount, amount_for_params, make_report, site_params, guarded, validate_calib
 from .arch import (BertValueSlimSelfAttention, set_value_head_size, value_dims_site, value_attention,
-                           is_bert_value, kv_cache)
+                           is_bert_value, kv_cache, ShortcutLayer, get_adapter, is_fused)
+from .layerwise import block_inputs, BlockRunner, propagate
+from tqdm.auto import tqdm
 
 
 # %% auto #0
 __all__ = ['RULES', 'uncentered_pca', 'direction_importance', 'cob_sites', 'cob_bases', 'cob', 'dim_fraction', 'select_dims',
-           'cob_prune', 'demo']
+           'cob_prune', 'slicegpt_prune', 'demo']
 
 # %% ../nbs/03_pca.ipynb #7d58df24
 def _canonical_signs(E:torch.Tensor) -> torch.Tensor:
@@ -234,6 +236,71 @@ def cob_prune(model:nn.Module, # the model, pruned in place
             if len(keep) < s.width: (value_dims_site(model, s, attns[s.name]) if s.kind == 'heads' else s).prune(keep)
             s.stale = True
     for r, (s, _, _) in zip(rows, plan): r.update(params_after=site_params(s), seconds=(time.time() - t0) / len(plan))
+    return model, make_report(rows, n0, param_count(model))
+
+# %% ../nbs/03_pca.ipynb #cd8cdb77
+def _through(m:nn.Module, Q:torch.Tensor, side:str) -> None:
+    "Merge an orthonormal (D, D') map into what `m` reads (W <- W Q) or writes (W <- Qᵀ W, b <- Qᵀ b), in float64."
+    W, Q = m.weight.data, Q.to(device=m.weight.device, dtype=torch.float64)
+    if side == 'in': m.weight.data = (W.double() @ Q).to(W.dtype); m.in_features = Q.shape[1]
+    elif isinstance(m, nn.Embedding): m.weight.data = (W.double() @ Q).to(W.dtype); m.embedding_dim = Q.shape[1]
+    else:
+        m.weight.data = (Q.T @ W.double()).to(W.dtype); m.out_features = Q.shape[1]
+        if m.bias is not None: m.bias.data = (m.bias.data.double() @ Q).to(m.bias.dtype)
+
+def _leading(runner:BlockRunner, tap:Tap, D:int, n:int, name:str) -> tuple[torch.Tensor, dict]:
+    "The n leading uncentred principal directions (D, n) of what `tap` sees while `runner` runs, and the report row."
+    st = collect_moments(runner, runner.batches(), {name: [tap]}, {name: D})[name]
+    R, energy = uncentered_pca(st)
+    return R[:, :n], {'site': name, 'kind': 'residual', 'width_before': D, 'width_after': n, 'score': 'energy',
+                      'compensation': 'shortcut', 'energy kept': float(energy[:n].sum() / energy.sum().clamp(min=1e-300))}
+
+# %% ../nbs/03_pca.ipynb #f0e0c4ed
+def _slice_layer(layer:nn.Module, inputs:list, readers:list, writers:list, Qa:torch.Tensor, n:int, i:int, last:bool) -> tuple:
+    "Layer i as a `ShortcutLayer` that reads basis Qa and writes the bases its calibration signals give: (layer, next basis, rows)."
+    ((_, _, _, read_a), (norm_m, _, _, read_m)), (o, down), D = readers, writers, Qa.shape[0]
+    for r in read_a: _through(r, Qa, 'in')
+    w = ShortcutLayer(layer, Qa.T, torch.eye(D, dtype=torch.float64))  # for now the MLP block reads and writes the full stream
+    Qm, row_m = _leading(BlockRunner(w, inputs), Tap(norm_m, 'input'), D, n, f'layer{i}.mlp_in')
+    w._fixed('attn_shortcut', Qa.T @ Qm); _through(o, Qm, 'out')
+    for r in read_m: _through(r, Qm, 'in')
+    w._fixed('mlp_shortcut', Qm.T)
+    Qn, row_n = _leading(BlockRunner(w, inputs), Tap(w, 'output'), D, n, 'final_norm' if last else f'layer{i + 1}.attn_in')
+    w._fixed('mlp_shortcut', Qm.T @ Qn); _through(down, Qn, 'out')
+    return w, Qn, [row_m, row_n]
+
+def _slice_head(final:tuple, Q0:torch.Tensor, QL:torch.Tensor) -> None:
+    "The head reads the last basis: a tied head through its scale map (Q0ᵀ M QL, the tie kept), an own head through QL."
+    norm, _, _, heads = final
+    if isinstance(norm, RMSNormLinear):
+        lin = norm.linear; W = lin.weight.data
+        lin.weight.data = (Q0.T.to(W.device) @ W.double() @ QL.to(W.device)).to(W.dtype); lin.in_features = lin.out_features = Q0.shape[1]
+    else:
+        for h in heads: _through(h, QL, 'in')
+
+# %% ../nbs/03_pca.ipynb #ba2872e3
+def slicegpt_prune(model:nn.Module, # a Llama-family decoder, pruned in place (its norms are fused first)
+                   calib, # calibration token batches
+                   amount:float, # fraction of the residual stream's directions to slice, in [0, 1)
+                   progress:bool=False, # a progress bar over layers
+                  ) -> tuple[nn.Module, pd.DataFrame]:
+    "SliceGPT as its paper builds it: each block reads its own uncentred PCA basis, sliced, with shortcut maps on the residual path; returns (model, report)."
+    validate_amount(amount)
+    ad = get_adapter(model)
+    if ad.family != 'llama': raise ValueError(f"slicegpt_prune builds shortcut layers for Llama-family decoders (got the {ad.family or type(model).__name__} family); `cob_prune(model, calib, amount, sites='residual')` slices any fused model in one basis")
+    calib, n0 = validate_calib(calib, model=model), param_count(model)
+    with guarded(model, calib[0]):
+        if not is_fused(model): fuse_norms(model)
+        nr, wr, layers = ad.norm_readers(), ad.writers(), ad.blocks()
+        D = out_features(wr[0]); n = keep_count(D, amount)
+        inputs = block_inputs(model, calib)
+        Q0, row = _leading(BlockRunner(layers[0], inputs), Tap(nr[0][0], 'input'), D, n, 'layer0.attn_in')
+        _through(wr[0], Q0, 'out'); rows, Qa = [row], Q0  # the embedding writes the first block's basis
+        for inp in inputs: inp[0] = (inp[0].double() @ Q0.to(inp[0].device)).to(inp[0].dtype)
+        for i in tqdm(range(len(layers)), desc='layers', disable=not progress, leave=False):
+            layers[i], Qa, more = _slice_layer(layers[i], inputs, nr[2 * i:2 * i + 2], wr[2 * i + 1:2 * i + 3], Qa, n, i, i == len(layers) - 1)
+            rows += more; propagate(layers[i], inputs)
+        _slice_head(nr[-1], Q0, Qa)
     return model, make_report(rows, n0, param_count(model))
 
 # %% ../nbs/03_pca.ipynb #f972accf

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_pipeline.ipynb #65c50af3
 from __future__ import annotations
-import copy, json, glob, os, re, shutil, hashlib, tempfile, warnings
+import copy, json, glob, os, re, shutil, hashlib, importlib, tempfile, warnings
 from pathlib import Path
 import torch
 from torch import nn
@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from .core import add_to_bias, out_features
 from .invariance import RMSNorm, RMSNormLinear, find_sites, untie_embeddings
 from .arch import (get_adapter, sync_config, config_describes_weights, layer_shapes, UnsupportedModelError, ADAPTERS,
-                           gguf_as_plain, attn_implementation, uninitialised, tied_weight_keys, has_tied_head)
+                           gguf_as_plain, attn_implementation, uninitialised, tied_weight_keys, has_tied_head, LayerWrapper)
 from .layerwise import offload_aware, is_offloaded, block_onloaded
 from .data import file_sha256
 
@@ -142,6 +142,14 @@ def _state_dict(path:Path, manifest:dict|None=None) -> dict:
     for f in _weight_files(path, manifest): sd.update(load_file(path / f))
     return sd
 
+def _wrapper_class(rec:dict) -> type:
+    "The `LayerWrapper` class a config records (its rotprune module imported first, nothing else)."
+    mod = rec.get('module', '')
+    if mod.startswith('rotprune.'): importlib.import_module(mod)
+    cls = LayerWrapper.kinds.get(rec.get('kind'))
+    if cls is None: raise ValueError(f"cannot rebuild a layer wrapped in {rec.get('kind')!r} (module {mod!r}): not a rotprune layer wrapper")
+    return cls
+
 def _rebuild(model:nn.Module, info:dict) -> nn.Module:
     "Apply the structural changes recorded in `config.rotprune` to a freshly built dense model."
     ad = get_adapter(model)
@@ -169,6 +177,8 @@ def _rebuild(model:nn.Module, info:dict) -> nn.Module:
     if 'hidden_size' in info:
         s = find_sites(model)['residual']
         if info['hidden_size'] < s.width: s.prune(torch.arange(info['hidden_size']))
+    for i, rec in info.get('wrapped_layers', []):  # last: the sites above are those of the unwrapped layers
+        ad.blocks()[i] = _wrapper_class(rec).empty(ad.blocks()[i], rec['shapes'])
     return model
 
 def load_pruned(path, # a directory written by `save_pruned` (or any Hugging Face model directory)
@@ -265,7 +275,7 @@ def check_roundtrip(model:nn.Module, # a pruned model
 from dataclasses import dataclass, field, replace, asdict
 from .select import ALLOCATIONS
 
-BASES = ('identity', 'pca', 'entropy')
+BASES = ('identity', 'pca', 'pca-per-block', 'entropy')
 COMPENSATIONS = ('none', 'bias', 'rotation', 'rotation+scale', 'lstsq', 'redistribution', 'obs')
 GRANULARITIES = ('structured', 'unstructured', 'n:m')
 
@@ -292,7 +302,9 @@ RECIPES = {r.name: r for r in [
     Recipe('rcpu-global', score='variance', compensation='rotation', allocation='global', note='ours: RCPU with FLAP-style global allocation'),
     Recipe('lstsq-global', score='variance', compensation='lstsq', allocation='global', note='ours: least squares with global allocation'),
     Recipe('cob', basis='pca', score='energy', sites=None, note='change of basis: uncentred PCA, prune directions (chapter 3)'),
-    Recipe('slicegpt', basis='pca', score='energy', sites='residual', note='SliceGPT-style: fuse norms, PCA of the residual stream, slice it'),
+    Recipe('slicegpt', basis='pca', score='energy', sites='residual', note='SliceGPT-style: fuse norms, one PCA basis of the residual stream, slice it'),
+    Recipe('slicegpt-blocks', basis='pca-per-block', score='energy', sites='residual',
+           note="SliceGPT as its paper builds it: a PCA basis per block, shortcut maps on the residual path (Llama family)"),
     Recipe('magnitude', score='magnitude', note='structured magnitude (baseline)'),
     Recipe('projective', score='projective', compensation='redistribution', sites='mlp', note='projective pruning with multiplicative redistribution (chapter 5)'),
     Recipe('magnitude-50', score='magnitude', granularity='unstructured', sites=None, note='unstructured magnitude (chapter 6)'),
@@ -313,15 +325,15 @@ def check_recipe(r:Recipe) -> Recipe:
     if r.compensation not in COMPENSATIONS: no(f"unknown compensation {r.compensation!r}; choose from {COMPENSATIONS}")
     if r.granularity not in GRANULARITIES: no(f"unknown granularity {r.granularity!r}; choose from {GRANULARITIES}")
     if r.allocation not in ALLOCATIONS: no(f"unknown allocation {r.allocation!r}; choose from {ALLOCATIONS}")
-    structured = r.granularity == 'structured'
+    structured, pca = r.granularity == 'structured', r.basis in ('pca', 'pca-per-block')
     if r.compensation == 'obs' and structured: no("the OBS update (SparseGPT) removes single weights: use granularity 'unstructured' or 'n:m'")
     if not structured and r.compensation not in ('none', 'obs'): no(f"compensation {r.compensation!r} repairs removed units, not single weights")
-    if r.basis == 'pca' and r.compensation != 'none': no("a PCA basis prunes directions by their energy; its compensation is the basis itself (use compensation 'none')")
-    if r.basis == 'pca' and not structured: no("a PCA basis ranks directions, not single weights")
+    if pca and r.compensation != 'none': no("a PCA basis prunes directions by their energy; its compensation is the basis itself (use compensation 'none')")
+    if pca and not structured: no("a PCA basis ranks directions, not single weights")
     if r.basis == 'entropy' and structured: no("entropy rotations concentrate importance in single weights: use granularity 'unstructured' or 'n:m'")
-    if r.basis == 'pca' and r.sites is not None and any(k in ('mlp',) for k in ([r.sites] if isinstance(r.sites, str) else r.sites)):
+    if pca and r.sites is not None and any(k in ('mlp',) for k in ([r.sites] if isinstance(r.sites, str) else r.sites)):
         no("MLP neurons sit between elementwise activations, which admit only permutations: no PCA basis there (chapter 1)")
-    if r.basis == 'pca' and r.allocation == 'global': no("global allocation is implemented for unit scores (identity basis)")
+    if pca and r.allocation == 'global': no("global allocation is implemented for unit scores (identity basis)")
     if r.score == 'projective' and r.compensation not in ('redistribution', 'none'): no("projective scores go with redistribution (or none)")
     if r.compensation == 'redistribution' and r.score != 'projective': no("redistribution uses the projective coefficients: score 'projective'")
     if not structured and r.score not in ('magnitude', 'wanda', 'sparsegpt'): no(f"single weights are scored by 'magnitude', 'wanda' or 'sparsegpt', not {r.score!r}")
@@ -330,7 +342,8 @@ def check_recipe(r:Recipe) -> Recipe:
         from rotprune.select import IMPORTANCE
         if r.score not in IMPORTANCE: no(f"unknown score {r.score!r}; registered: {sorted(IMPORTANCE)}")
     # every field is used by the method it selects, or refused: nothing a caller sets is dropped without a word
-    if r.basis == 'pca' and r.score != 'energy': no(f"a PCA basis ranks directions by their energy (score 'energy'), not {r.score!r}")
+    if r.basis == 'pca-per-block' and r.sites != 'residual': no("a PCA basis per block is a basis of the residual stream at each block: sites 'residual'")
+    if pca and r.score != 'energy': no(f"a PCA basis ranks directions by their energy (score 'energy'), not {r.score!r}")
     if not structured and r.sites is not None: no("sites choose units to remove; unstructured and N:M recipes prune the weights of every linear layer")
     if not structured and r.allocation != 'uniform': no("allocation spreads units over sites; unstructured and N:M recipes prune each layer to the same sparsity")
     if r.granularity != 'n:m' and tuple(r.nm) != (2, 4): no(f"nm={r.nm!r} applies to granularity 'n:m' only")
@@ -370,8 +383,6 @@ def global_amounts(model:nn.Module, # the model (not modified)
     return {name: removed.get(name, 0) / n for _, name, _, n in {(0, nm, 0, n) for _, nm, _, n in units}}
 
 # %% ../nbs/07_pipeline.ipynb #712d88ad
-_COMP = {'none': None, 'bias': 'flap_bias', 'rotation': 'rotation', 'rotation+scale': 'rotation+scale', 'lstsq': 'lstsq'}
-
 def get_recipe(recipe) -> Recipe:
     "A `Recipe` from a preset name or a `Recipe` (checked)."
     if isinstance(recipe, Recipe): return check_recipe(recipe)
@@ -380,6 +391,9 @@ def get_recipe(recipe) -> Recipe:
 
 def _structured(model, calib, r:Recipe, amount, progress):
     from rotprune.procrustes import rcpu_prune, rcpu_stats
+    if r.basis == 'pca-per-block':
+        from rotprune.pca import slicegpt_prune
+        return slicegpt_prune(model, calib, amount, progress=progress)
     if r.basis == 'pca':
         from rotprune.pca import cob_prune
         from rotprune.invariance import is_fused, fuse_norms
@@ -392,8 +406,8 @@ def _structured(model, calib, r:Recipe, amount, progress):
     if r.allocation == 'global':
         stats = rcpu_stats(model, calib, r.sites, progress=progress)
         return rcpu_prune(model, None, global_amounts(model, stats, r.score, amount, r.sites), sites=r.sites,
-                          score=r.score, compensate=_COMP[r.compensation], stats=stats)
-    return rcpu_prune(model, calib, amount, sites=r.sites, score=r.score, compensate=_COMP[r.compensation],
+                          score=r.score, compensate=r.compensation, stats=stats)
+    return rcpu_prune(model, calib, amount, sites=r.sites, score=r.score, compensate=r.compensation,
                       greedy=r.greedy, progress=progress)
 
 def _weights(model, calib, r:Recipe, amount, progress):
@@ -461,8 +475,9 @@ def combinations(score:str='variance') -> 'pd.DataFrame':
     for b in BASES:
         for c in COMPENSATIONS:
             for g in GRANULARITIES:
-                sc = 'projective' if c == 'redistribution' else 'sparsegpt' if c == 'obs' else 'energy' if b == 'pca' else ('magnitude' if g != 'structured' else score)
-                try: check_recipe(Recipe('custom', basis=b, score=sc, compensation=c, granularity=g, sites=None)); why = 'valid'
+                sc = 'projective' if c == 'redistribution' else 'sparsegpt' if c == 'obs' else 'energy' if b in ('pca', 'pca-per-block') else ('magnitude' if g != 'structured' else score)
+                try: check_recipe(Recipe('custom', basis=b, score=sc, compensation=c, granularity=g,
+                                    sites='residual' if b == 'pca-per-block' else None)); why = 'valid'
                 except ValueError as e: why = str(e).split(': ', 1)[1]
                 rows.append({'basis': b, 'compensation': c, 'granularity': g, 'verdict': why})
     return pd.DataFrame(rows)

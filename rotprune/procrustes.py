@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_procrustes.ipynb #e6dcc0ab
 from __future__ import annotations
-import math, time, copy
+import math, time, copy, warnings
 import pandas as pd
 import torch
 from torch import nn
@@ -17,9 +17,9 @@ from .select import (select_sites, keep_count, top_units, validate_amount, valid
 from .eval import param_count, embeddings, embedding_fidelity
 
 # %% auto #0
-__all__ = ['COMPENSATIONS', 'SCORES', 'procrustes', 'procrustes_gram', 'compensation', 'reconstruction_error', 'column_scores',
-           'site_consumer', 'site_unit_scores', 'site_keep', 'layer_index', 'rcpu_sites', 'rcpu_stats', 'rcpu_prune',
-           'demo']
+__all__ = ['COMPENSATIONS', 'SCORES', 'procrustes', 'compensation_name', 'procrustes_gram', 'compensation',
+           'reconstruction_error', 'column_scores', 'site_consumer', 'site_unit_scores', 'site_keep', 'layer_index',
+           'rcpu_sites', 'rcpu_stats', 'rcpu_prune', 'demo']
 
 # %% ../nbs/04_procrustes.ipynb #5372d822
 def _polar(M:torch.Tensor, rtol:float|None=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,7 +52,17 @@ def procrustes(Y:torch.Tensor, # targets, one column per sample, (d, N)
     return (Q, _scale(S, Z.pow(2).sum().item())) if scale else Q
 
 # %% ../nbs/04_procrustes.ipynb #994bd861
-COMPENSATIONS = (None, 'rotation', 'rotation+scale', 'lstsq', 'flap_bias')
+COMPENSATIONS = ('none', 'rotation', 'rotation+scale', 'lstsq', 'bias')
+_OLD_COMPENSATIONS = {None: 'none', 'flap_bias': 'bias'}  # the names before `prune`'s recipes and this module shared one vocabulary
+
+def compensation_name(method) -> str:
+    "`method` as a name in `COMPENSATIONS`: the old names (None, 'flap_bias') still work for one release, with a `DeprecationWarning`."
+    if (method is None or isinstance(method, str)) and method in _OLD_COMPENSATIONS:
+        new = _OLD_COMPENSATIONS[method]
+        warnings.warn(f"compensation {method!r} is now called {new!r}; the old name goes in the next release", DeprecationWarning, stacklevel=3)
+        return new
+    if not isinstance(method, str) or method not in COMPENSATIONS: raise ValueError(f"compensate must be one of {COMPENSATIONS}, not {method!r}")
+    return method
 
 def _as_index(keep, n:int) -> torch.Tensor:
     keep = torch.as_tensor(keep, dtype=torch.long).flatten()
@@ -76,15 +86,15 @@ def procrustes_gram(W:torch.Tensor, # the dense layer's weight (d_out, d_in)
 def compensation(W:torch.Tensor, # the dense layer's weight (d_out, d_in)
                  m:Moments, # streamed statistics of its inputs
                  keep, # the kept input columns K
-                 method:str|None='rotation', # one of `COMPENSATIONS`
+                 method:str='rotation', # one of `COMPENSATIONS`
                  damp:float=0.01, # lstsq ridge: damp * mean(diag H_KK)
                 ) -> tuple[torch.Tensor, torch.Tensor|None]:
     "The new weight of the kept columns (d_out, |K|) and the bias shift (or None) for `method`, in float64."
-    if method not in COMPENSATIONS: raise ValueError(f"compensate must be one of {COMPENSATIONS}, not {method!r}")
+    method = compensation_name(method)
     W = W.to(torch.float64)
     K = _as_index(keep, W.shape[1])
     WK, H = W[:, K], m.gram
-    if method is None: return WK, None
+    if method == 'none': return WK, None
     if method == 'rotation': return procrustes_gram(W, H, K) @ WK, None
     if method == 'rotation+scale':
         Q, s = procrustes_gram(W, H, K, scale=True)
@@ -94,7 +104,7 @@ def compensation(W:torch.Tensor, # the dense layer's weight (d_out, d_in)
         lam = damp * HKK.diagonal().mean().clamp(min=1e-12)
         A = torch.linalg.solve(HKK + lam * torch.eye(len(K), dtype=H.dtype, device=H.device), H[K] @ W.T).T
         return A, None
-    drop = torch.tensor(sorted(set(range(W.shape[1])) - set(K.tolist())), dtype=torch.long)  # flap_bias
+    drop = torch.tensor(sorted(set(range(W.shape[1])) - set(K.tolist())), dtype=torch.long)  # 'bias': FLAP's mean of the removed inputs
     return WK, W[:, drop] @ m.mean[drop] if len(drop) else torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
 
 def reconstruction_error(W:torch.Tensor, # the dense weight (d_out, d_in)
@@ -161,12 +171,12 @@ def layer_index(site:Site) -> int:
 def _prune_site_at(model, site, *args):
     with block_onloaded(model, layer_index(site)): return _prune_site(site, *args)  # offloaded: this block only
 
-def _prune_site(site:Site, m:Moments|None, amount:float, score:str, compensate:str|None, damp:float,
+def _prune_site(site:Site, m:Moments|None, amount:float, score:str, compensate:str, damp:float,
                 generator:torch.Generator) -> dict:
     t0, cons = time.time(), site_consumer(site)
     W, p0, w0 = weight_matrix(cons), site_params(site), site.width
     keep, cols = site_keep(site, column_scores(W, m, score, generator), amount)
-    new, b = compensation(W, m, cols, compensate, damp) if compensate is not None else (W[:, cols], None)
+    new, b = compensation(W, m, cols, compensate, damp) if compensate != 'none' else (W[:, cols], None)
     row = {'site': site.name, 'kind': site.kind, 'width_before': w0, 'width_after': len(keep), 'score': score,
            'compensation': compensate}
     if m is not None:
@@ -174,7 +184,7 @@ def _prune_site(site:Site, m:Moments|None, amount:float, score:str, compensate:s
         row['calib error before'] = reconstruction_error(W, W[:, cols], cols, m, WH=WH)
         row['calib error'] = reconstruction_error(W, new, cols, m, b, WH=WH)
     site.prune(keep)
-    if compensate is not None: set_weight_matrix(cons, new)
+    if compensate != 'none': set_weight_matrix(cons, new)
     if b is not None: add_to_bias(cons, b)
     return row | {'params_before': p0, 'params_after': site_params(site), 'seconds': time.time() - t0}
 
@@ -206,7 +216,6 @@ def rcpu_stats(model:nn.Module, # a transformer of a family in `rotprune.arch` (
 def _validate(model, calib, amount, sites, score, compensate, compensate_at, stats):
     for a in (amount.values() if isinstance(amount, dict) else [amount]): validate_amount(a)
     if score not in IMPORTANCE: raise ValueError(f"unknown score {score!r}; registered: {sorted(IMPORTANCE)}")
-    if compensate not in COMPENSATIONS: raise ValueError(f"compensate must be one of {COMPENSATIONS}, not {compensate!r}")
     get_adapter(model).blocks()  # raises on an unsupported architecture
     found = rcpu_sites(model, sites)
     if isinstance(amount, dict) and set(amount) - {s.name for s in found}:
@@ -236,7 +245,7 @@ def rcpu_prune(model:nn.Module, # a transformer of a family in `rotprune.arch` (
                amount:float|dict, # fraction of MLP neurons and of heads (key/value groups) to remove per site, in [0, 1) (or {site name: fraction})
                sites=('mlp', 'heads'), # which sites to prune (kinds, names or `Site`s; see `select_sites`)
                score:str='variance', # column score, a name in `rotprune.select.IMPORTANCE`
-               compensate:str|None='rotation', # one of `COMPENSATIONS`
+               compensate:str='rotation', # one of `COMPENSATIONS`
                compensate_at=None, # site kinds whose consumer is compensated (default: all pruned kinds)
                greedy:bool=True, # statistics of each site from the model pruned upstream of it
                stats:dict|None=None, # precomputed `rcpu_stats` of the dense model: one-shot, no calibration pass
@@ -245,10 +254,11 @@ def rcpu_prune(model:nn.Module, # a transformer of a family in `rotprune.arch` (
                progress:bool=False, # show a progress bar over layers
               ) -> tuple[nn.Module, 'pd.DataFrame']:
     "Structured pruning of MLP neurons and attention heads with RCPU scores and Procrustes (or baseline) compensation; returns (model, report)."
+    compensate = compensation_name(compensate)
     found, calib, compensate_at = _validate(model, calib, amount, sites, score, compensate, compensate_at, stats)
     gen, n0, rows = torch.Generator().manual_seed(seed), param_count(model), []
-    comp = lambda s: compensate if s.kind in compensate_at else None
-    needs = lambda s: score not in ('random', 'magnitude') or comp(s) is not None
+    comp = lambda s: compensate if s.kind in compensate_at else 'none'
+    needs = lambda s: score not in ('random', 'magnitude') or comp(s) != 'none'
     order = sorted(found, key=lambda s: (layer_index(s), s.kind != 'heads'))  # forward order: heads, then MLP
     amt = (lambda s: amount.get(s.name, 0.)) if isinstance(amount, dict) else (lambda s: amount)
     if all(amt(s) == 0 for s in order): return model, make_report([], n0, n0)
@@ -282,7 +292,7 @@ def demo(n_calib:int=64, n_eval:int=32, amount:float=0.2) -> list[dict]:
     ev = text_batches(tok, random.Random(0).sample(pydoc_passages('eval'), n_eval), batch_size=16, max_length=64)
     ref, n0 = embeddings(model, ev), param_count(model)
     stats, rows = rcpu_stats(model, calib), []
-    for what, kw in (('Wanda-sp, no compensation', dict(score='wanda-sp', compensate=None)),
+    for what, kw in (('Wanda-sp, no compensation', dict(score='wanda-sp', compensate='none')),
                      ('RCPU score + rotation', dict(score='variance', compensate='rotation'))):
         m, _ = rcpu_prune(copy.deepcopy(model), None, amount, stats=stats, **kw)
         rows.append({'concept': '4 Procrustes (RCPU)', 'what': f'{amount:.0%} of MLP neurons and heads, {what}',

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00e_select.ipynb #f2187f26
 from __future__ import annotations
-import math, operator, time, contextlib, contextvars, copy
+import math, operator, time, contextlib, contextvars, copy, tempfile, warnings
 from typing import Callable, Protocol, Mapping
 import torch
 from torch import nn
@@ -16,9 +16,9 @@ from .eval import param_count, model_output, context_length
 from .layerwise import rebind_forwards
 
 # %% auto #0
-__all__ = ['ALLOCATIONS', 'IMPORTANCE', 'NEEDS_STATS', 'REPORT_COLUMNS', 'select_sites', 'validate_amount', 'keep_count',
-           'amount_for_params', 'top_units', 'Importance', 'register_importance', 'unit_scores', 'site_params',
-           'make_report', 'guarded', 'validate_calib']
+__all__ = ['ALLOCATIONS', 'IMPORTANCE', 'NEEDS_STATS', 'REPORT_COLUMNS', 'SNAPSHOT_IN_MEMORY', 'select_sites', 'validate_amount',
+           'keep_count', 'amount_for_params', 'top_units', 'Importance', 'register_importance', 'unit_scores',
+           'site_params', 'make_report', 'probe_row', 'guarded', 'validate_calib']
 
 # %% ../nbs/00e_select.ipynb #f42fcd79
 def select_sites(model:nn.Module, # the model whose sites to choose
@@ -158,6 +158,33 @@ def _shallow(d:dict) -> dict:
     "A copy of a module's attribute dict whose inner dicts (parameters, buffers, submodules, hooks) are copies too."
     return {k: type(v)(v) if isinstance(v, dict) else v for k, v in d.items()}
 
+SNAPSHOT_IN_MEMORY = 2**28  # bytes of tensor values a snapshot keeps in memory; above, they go to a temporary file
+
+class _Copies:
+    "The values of `tensors` as they are now: copies in memory, or (above `SNAPSHOT_IN_MEMORY` bytes) raw bytes in an anonymous temporary file, read back only to restore."
+    def __init__(self, tensors:list):
+        self.tensors, self.file, self.meta = tensors, None, [(t.shape, t.dtype, t.device) for t in tensors]
+        if sum(t.numel() * t.element_size() for t in tensors) > SNAPSHOT_IN_MEMORY:
+            try: self.file = self._spill()
+            except OSError as e: warnings.warn(f"cannot write the snapshot to a temporary file ({e}); keeping it in memory")
+        self.copies = None if self.file is not None else [t.detach().clone() for t in tensors]
+    def _spill(self):
+        f = tempfile.TemporaryFile(prefix='rotprune-snapshot-')  # no name on disk: gone when closed, or when the process dies
+        try:
+            for t in self.tensors: f.write(memoryview(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()))
+            f.flush(); return f
+        except BaseException: f.close(); raise
+    def values(self):
+        "(tensor, its value at the snapshot) pairs; the value's shape and dtype are the snapshot's."
+        if self.copies is not None: yield from zip(self.tensors, self.copies); return
+        self.file.seek(0)
+        for t, (shape, dtype, dev) in zip(self.tensors, self.meta):
+            n = shape.numel() * torch.empty((), dtype=dtype).element_size()
+            raw = bytearray(n); self.file.readinto(raw)
+            yield t, (torch.frombuffer(raw, dtype=torch.uint8) if n else torch.empty(0, dtype=torch.uint8)).view(dtype).reshape(shape).to(dev)
+    def close(self):
+        if self.file is not None: self.file.close()
+
 def _snapshot(model:nn.Module):
     "What a failed change must put back into the caller's own objects: every module's class and attributes, every loaded tensor's value, the hooks' weight maps, the config."
     mods = [(m, type(m), _shallow(m.__dict__)) for m in model.modules()]  # the class too: slimming swaps it
@@ -165,9 +192,9 @@ def _snapshot(model:nn.Module):
     seen = {}
     for m in model.modules():
         for t in [*m._parameters.values(), *m._buffers.values()]:
-            if t is not None and not t.is_meta and id(t) not in seen: seen[id(t)] = (t, t.detach().clone())
+            if t is not None and not t.is_meta and id(t) not in seen: seen[id(t)] = t
     cfg = copy.deepcopy(model.config.__dict__) if hasattr(model, 'config') else None
-    return mods, hooks, list(seen.values()), cfg
+    return mods, hooks, _Copies(list(seen.values())), cfg
 
 def _restore(model:nn.Module, saved):
     "Put the snapshot back: the same module (of the same class), parameter, hook and config objects as before the change, with their values."
@@ -176,10 +203,18 @@ def _restore(model:nn.Module, saved):
         m.__class__ = cls; m.__dict__.clear(); m.__dict__.update(_shallow(attrs))
     for h, attrs in hooks: h.__dict__.clear(); h.__dict__.update(attrs)
     with torch.no_grad():
-        for t, v in tensors:
+        for t, v in tensors.values():
             if t.shape == v.shape and t.dtype == v.dtype: t.copy_(v)  # in its own storage: views of it see the values too
             else: t.data = v
     if cfg is not None: model.config.__dict__.clear(); model.config.__dict__.update(cfg)
+
+def probe_row(batch):
+    "The one sequence (or sample) of `batch` with the most real tokens: enough to show a changed model runs, at 1/B of the memory (an LLM's logits)."
+    if torch.is_tensor(batch): return batch[:1] if batch.ndim > 1 else batch
+    if not isinstance(batch, Mapping) or not torch.is_tensor(batch.get('input_ids')) or batch['input_ids'].ndim != 2: return batch
+    B, m = batch['input_ids'].shape[0], batch.get('attention_mask')
+    i = int(m.sum(1).argmax()) if torch.is_tensor(m) and m.shape[:1] == (B,) else 0
+    return {k: v[i:i + 1] if torch.is_tensor(v) and v.ndim >= 1 and v.shape[0] == B else v for k, v in batch.items()}
 
 _GUARDED = contextvars.ContextVar('rotprune_guarded', default={})  # {id(model): the outermost guard's state}
 
@@ -202,7 +237,7 @@ def guarded(model:nn.Module, # the caller's model, changed in the body
         if probe is not None:
             was = model.training; model.eval()
             try:
-                with torch.no_grad(): out = model_output(run_batch(model, probe))
+                with torch.no_grad(): out = model_output(run_batch(model, probe_row(probe)))
             except Exception as e: raise RuntimeError(f"the pruned model cannot run ({type(e).__name__}: {e}); the model was restored") from e
             finally: model.train(was)
             if not torch.isfinite(out).all(): raise RuntimeError("the pruned model gives NaN or inf; the model was restored")
@@ -210,7 +245,9 @@ def guarded(model:nn.Module, # the caller's model, changed in the body
         if outer is not None and outer['failed'] is None: outer['failed'] = e  # the outermost guard restores
         if saved is not None: _restore(model, saved)
         raise
-    finally: _GUARDED.reset(token)
+    finally:
+        _GUARDED.reset(token)
+        if saved is not None: saved[2].close()
 
 # %% ../nbs/00e_select.ipynb #052b32a3
 def _check_tokens(model:nn.Module, calib:list):
