@@ -18,10 +18,10 @@ from .layerwise import offload_aware, is_offloaded, block_onloaded
 from .data import file_sha256
 
 # %% auto #0
-__all__ = ['MANIFEST', 'BASES', 'COMPENSATIONS', 'GRANULARITIES', 'RECIPES', 'SEQUENTIAL_RECIPES', 'check_out_dir', 'save_pruned',
-           'verify_saved', 'load_pruned', 'needs_rotprune', 'check_roundtrips', 'check_roundtrip', 'Recipe',
-           'check_recipe', 'uses_greedy', 'global_amounts', 'get_recipe', 'layer_by_layer', 'prune', 'combinations',
-           'offload_kwargs', 'load_named', 'calibration', 'prune_to_dir', 'evaluate_dir']
+__all__ = ['MANIFEST', 'BASES', 'COMPENSATIONS', 'GRANULARITIES', 'RECIPES', 'RENAMED_RECIPES', 'SEQUENTIAL_RECIPES',
+           'check_out_dir', 'save_pruned', 'verify_saved', 'load_pruned', 'needs_rotprune', 'check_roundtrips',
+           'check_roundtrip', 'Recipe', 'check_recipe', 'uses_greedy', 'global_amounts', 'get_recipe', 'layer_by_layer',
+           'prune', 'combinations', 'offload_kwargs', 'load_named', 'calibration', 'prune_to_dir', 'evaluate_dir']
 
 # %% ../nbs/07_pipeline.ipynb #359bc90e
 MANIFEST = 'rotprune-manifest.json'  # every file of a saved directory with its size and sha256
@@ -305,7 +305,7 @@ RECIPES = {r.name: r for r in [
     Recipe('slicegpt', basis='pca', score='energy', sites='residual', note='SliceGPT-style: fuse norms, one PCA basis of the residual stream, slice it'),
     Recipe('slicegpt-blocks', basis='pca-per-block', score='energy', sites='residual',
            note="SliceGPT as its paper builds it: a PCA basis per block, shortcut maps on the residual path (Llama family)"),
-    Recipe('magnitude', score='magnitude', note='structured magnitude (baseline)'),
+    Recipe('magnitude-sp', score='magnitude', note='structured magnitude: units by the norm of their weights (baseline)'),
     Recipe('projective', score='projective', compensation='redistribution', sites='mlp', note='projective pruning with multiplicative redistribution (chapter 5)'),
     Recipe('magnitude-50', score='magnitude', granularity='unstructured', sites=None, note='unstructured magnitude (chapter 6)'),
     Recipe('wanda', score='wanda', granularity='unstructured', sites=None, note='Wanda: |W| x input norm, per output row'),
@@ -383,9 +383,15 @@ def global_amounts(model:nn.Module, # the model (not modified)
     return {name: removed.get(name, 0) / n for _, name, _, n in {(0, nm, 0, n) for _, nm, _, n in units}}
 
 # %% ../nbs/07_pipeline.ipynb #712d88ad
+RENAMED_RECIPES = {'magnitude': 'magnitude-sp'}  # old preset name -> new: names say structured ('-sp') or not
+
 def get_recipe(recipe) -> Recipe:
-    "A `Recipe` from a preset name or a `Recipe` (checked)."
+    "A `Recipe` from a preset name or a `Recipe` (checked); a renamed preset still works for one release, with a `DeprecationWarning`."
     if isinstance(recipe, Recipe): return check_recipe(recipe)
+    if isinstance(recipe, str) and recipe in RENAMED_RECIPES:
+        warnings.warn(f"recipe {recipe!r} is now called {RENAMED_RECIPES[recipe]!r} (structured; the unstructured one is "
+                      "'magnitude-50'); the old name goes in the next release", DeprecationWarning, stacklevel=3)
+        recipe = RENAMED_RECIPES[recipe]
     if recipe not in RECIPES: raise ValueError(f"unknown recipe {recipe!r}; presets: {sorted(RECIPES)}")
     return RECIPES[recipe]
 

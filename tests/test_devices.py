@@ -42,7 +42,7 @@ PREP = {'cob': fuse_norms}  # a change of basis of the residual stream needs the
 def test_recipe_on_device(family, recipe):
     "Each recipe prunes a model on the (fake) GPU: no mixed devices, the result stays there and equals the CPU run."
     if family == 'qwen2' and not (recipe in ('slicegpt', 'slicegpt-blocks', 'cob') or recipe.startswith('denoise')): pytest.skip('qwen2: the tied-head paths only')
-    if recipe in ('magnitude', 'magnitude-50') and family == 'gpt2': pytest.skip('same path as llama')
+    if recipe in ('magnitude-sp', 'magnitude-50') and family == 'gpt2': pytest.skip('same path as llama')
     if recipe.startswith('denoise') and family == 'gpt2': pytest.skip('DenoiseRotator takes Llama-family decoders')
     if recipe == 'slicegpt-blocks' and family == 'gpt2': pytest.skip("SliceGPT's shortcut layers take Llama-family decoders")
     bs, amount, prep = tiny_batches(n_batches=2), 0.25 if '2:4' not in recipe else None, PREP.get(recipe, lambda m: m)

@@ -56,3 +56,33 @@ def test_moved_names_still_import_with_a_warning(old, new):
             assert getattr(o, name) is getattr(n, name)
         assert [x.category for x in w] == [DeprecationWarning] and f'rotprune.{new}.{name}' in str(w[0].message)
     with pytest.raises(AttributeError): getattr(o, 'no_such_name')
+
+def test_old_compensation_names_warn_and_give_the_same_model():
+    "One compensation vocabulary: `rcpu_prune` takes `prune`'s names ('none', 'bias'); None and 'flap_bias' still work for one release."
+    import torch
+    from rotprune.data import tiny_model, tiny_batches
+    from rotprune.procrustes import rcpu_prune, COMPENSATIONS
+    from rotprune.pipeline import COMPENSATIONS as RECIPE_COMPENSATIONS
+    assert set(COMPENSATIONS) <= set(RECIPE_COMPENSATIONS)
+    bs = tiny_batches()
+    for old, new in ((None, 'none'), ('flap_bias', 'bias')):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            a, ra = rcpu_prune(tiny_model('llama'), bs, 0.5, compensate=old)
+        assert [x.category for x in w] == [DeprecationWarning] and repr(new) in str(w[0].message)
+        b, rb = rcpu_prune(tiny_model('llama'), bs, 0.5, compensate=new)
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+        assert (ra.compensation == new).all() and (rb.compensation == new).all()
+    with pytest.raises(ValueError, match='compensate must be one of'): rcpu_prune(tiny_model('llama'), bs, 0.5, compensate='Bias')
+
+def test_recipe_names_say_structured_or_not():
+    "Structured presets that share a score with an unstructured one say so ('-sp'); the old name 'magnitude' still works for one release."
+    from rotprune.pipeline import RECIPES, RENAMED_RECIPES, get_recipe
+    for score in ('magnitude', 'wanda'):
+        structured = [n for n, r in RECIPES.items() if r.score == f'{score}' + ('-sp' if score == 'wanda' else '') and r.granularity == 'structured']
+        assert structured and all(n.endswith('-sp') for n in structured), structured
+    assert not set(RENAMED_RECIPES) & set(RECIPES)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        assert get_recipe('magnitude') is RECIPES['magnitude-sp']
+    assert [x.category for x in w] == [DeprecationWarning] and "'magnitude-sp'" in str(w[0].message)
