@@ -13,7 +13,7 @@ from .invariance import Group, Site, Sites, find_sites, site_moments, fuse_norms
 from .eval import param_count
 from .select import select_sites, keep_count, top_units, validate_amount, amount_for_params, make_report, site_params, guarded, validate_calib
 from .arch import (BertValueSlimSelfAttention, set_value_head_size, value_dims_site, value_attention,
-                           is_bert_value, kv_cache, ShortcutLayer, get_adapter, is_fused)
+                           is_bert_value, kv_cache, ShortcutLayer, LayerWrapper, get_adapter, is_fused)
 from .layerwise import block_inputs, BlockRunner, propagate
 from tqdm.auto import tqdm
 
@@ -288,6 +288,8 @@ def slicegpt_prune(model:nn.Module, # a Llama-family decoder, pruned in place (i
     validate_amount(amount)
     ad = get_adapter(model)
     if ad.family != 'llama': raise ValueError(f"slicegpt_prune builds shortcut layers for Llama-family decoders (got the {ad.family or type(model).__name__} family); `cob_prune(model, calib, amount, sites='residual')` slices any fused model in one basis")
+    if any(isinstance(b, LayerWrapper) for b in ad.blocks()):
+        raise ValueError("slicegpt_prune needs plain decoder layers; this model's layers are already wrapped (per-layer rotations or shortcuts)")
     calib, n0 = validate_calib(calib, model=model), param_count(model)
     with guarded(model, calib[0]):
         if not is_fused(model): fuse_norms(model)
