@@ -159,7 +159,7 @@ def method_sweep(model:nn.Module, # the dense model (not modified)
                          for k, kw in methods.items() for a in amounts])
 
 # %% ../nbs/04_procrustes.ipynb #b0540dfe
-COMP_NAMES = {'none': 'none', 'rotation': 'rotation', 'rotation+scale': 'rotation+scale', 'lstsq': 'lstsq (ridge)',
+COMP_NAMES = {'none': 'none', 'rotation': 'rotation', 'rotation+scale': 'rotation+scale', 'lstsq': 'lstsq (ridge)', 'lstsq-shrink': 'lstsq (shrunk to W_K)',
               'bias': 'FLAP bias'}  # display names of `COMPENSATIONS`
 
 def layer_errors(model:nn.Module, # the dense model (not modified)

@@ -276,7 +276,7 @@ from dataclasses import dataclass, field, replace, asdict
 from .select import ALLOCATIONS
 
 BASES = ('identity', 'pca', 'pca-per-block', 'entropy')
-COMPENSATIONS = ('none', 'bias', 'rotation', 'rotation+scale', 'lstsq', 'redistribution', 'obs')
+COMPENSATIONS = ('none', 'bias', 'rotation', 'rotation+scale', 'lstsq', 'lstsq-shrink', 'redistribution', 'obs')
 GRANULARITIES = ('structured', 'unstructured', 'n:m')
 
 @dataclass(frozen=True)
@@ -300,6 +300,8 @@ RECIPES = {r.name: r for r in [
     Recipe('flap', score='flap', compensation='bias', allocation='global', note='FLAP: fluctuation score, bias compensation, global allocation'),
     Recipe('lstsq', score='variance', compensation='lstsq', note='least-squares refit of the consumer (ridge)'),
     Recipe('rcpu-global', score='variance', compensation='rotation', allocation='global', note='ours: RCPU with FLAP-style global allocation'),
+    Recipe('lstsq-obs', score='obs', compensation='lstsq-shrink',
+           note='ours: units by their OBS saliency, least squares shrunk towards the dense weights (chapter 4)'),
     Recipe('lstsq-global', score='variance', compensation='lstsq', allocation='global', note='ours: least squares with global allocation'),
     Recipe('cob', basis='pca', score='energy', sites=None, note='change of basis: uncentred PCA, prune directions (chapter 3)'),
     Recipe('slicegpt', basis='pca', score='energy', sites='residual', note='SliceGPT-style: fuse norms, one PCA basis of the residual stream, slice it'),

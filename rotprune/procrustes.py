@@ -17,7 +17,7 @@ from .select import (select_sites, keep_count, top_units, validate_amount, valid
 from .eval import param_count, embeddings, embedding_fidelity
 
 # %% auto #0
-__all__ = ['COMPENSATIONS', 'SCORES', 'procrustes', 'compensation_name', 'procrustes_gram', 'compensation',
+__all__ = ['COMPENSATIONS', 'DAMP', 'SCORES', 'procrustes', 'compensation_name', 'procrustes_gram', 'compensation',
            'reconstruction_error', 'column_scores', 'site_consumer', 'site_unit_scores', 'site_keep', 'layer_index',
            'rcpu_sites', 'rcpu_stats', 'rcpu_prune', 'demo']
 
@@ -52,7 +52,8 @@ def procrustes(Y:torch.Tensor, # targets, one column per sample, (d, N)
     return (Q, _scale(S, Z.pow(2).sum().item())) if scale else Q
 
 # %% ../nbs/04_procrustes.ipynb #994bd861
-COMPENSATIONS = ('none', 'rotation', 'rotation+scale', 'lstsq', 'bias')
+COMPENSATIONS = ('none', 'rotation', 'rotation+scale', 'lstsq', 'lstsq-shrink', 'bias')
+DAMP = {'lstsq': 0.01, 'lstsq-shrink': 0.1}  # default ridge of the least-squares refits, times mean(diag H_KK)
 _OLD_COMPENSATIONS = {None: 'none', 'flap_bias': 'bias'}  # the names before `prune`'s recipes and this module shared one vocabulary
 
 def compensation_name(method) -> str:
@@ -87,7 +88,7 @@ def compensation(W:torch.Tensor, # the dense layer's weight (d_out, d_in)
                  m:Moments, # streamed statistics of its inputs
                  keep, # the kept input columns K
                  method:str='rotation', # one of `COMPENSATIONS`
-                 damp:float=0.01, # lstsq ridge: damp * mean(diag H_KK)
+                 damp:float|None=None, # ridge of 'lstsq' (towards 0) or 'lstsq-shrink' (towards W_K), times mean(diag H_KK); None: `DAMP`
                 ) -> tuple[torch.Tensor, torch.Tensor|None]:
     "The new weight of the kept columns (d_out, |K|) and the bias shift (or None) for `method`, in float64."
     method = compensation_name(method)
@@ -99,10 +100,11 @@ def compensation(W:torch.Tensor, # the dense layer's weight (d_out, d_in)
     if method == 'rotation+scale':
         Q, s = procrustes_gram(W, H, K, scale=True)
         return s * Q @ WK, None
-    if method == 'lstsq':
+    if method in DAMP:
         HKK = H[K][:, K]
-        lam = damp * HKK.diagonal().mean().clamp(min=1e-12)
-        A = torch.linalg.solve(HKK + lam * torch.eye(len(K), dtype=H.dtype, device=H.device), H[K] @ W.T).T
+        lam = (DAMP[method] if damp is None else damp) * HKK.diagonal().mean().clamp(min=1e-12)
+        rhs = H[K] @ W.T + (lam * WK.T if method == 'lstsq-shrink' else 0)  # the ridge pulls towards W_K, or towards 0
+        A = torch.linalg.solve(HKK + lam * torch.eye(len(K), dtype=H.dtype, device=H.device), rhs).T
         return A, None
     drop = torch.tensor(sorted(set(range(W.shape[1])) - set(K.tolist())), dtype=torch.long)  # 'bias': FLAP's mean of the removed inputs
     return WK, W[:, drop] @ m.mean[drop] if len(drop) else torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
@@ -129,7 +131,7 @@ def reconstruction_error(W:torch.Tensor, # the dense weight (d_out, d_in)
     return (num.clamp(min=0) / den).sqrt().item()
 
 # %% ../nbs/04_procrustes.ipynb #2f10e932
-SCORES = ('variance', 'wanda-sp', 'flap', 'magnitude', 'random')  # the registry's scores this chapter compares
+SCORES = ('variance', 'wanda-sp', 'flap', 'magnitude', 'random', 'obs')  # the registry's scores this chapter compares
 
 def column_scores(W:torch.Tensor, # the layer's weight (d_out, d_in)
                   m:Moments|None, # streamed statistics of its inputs (not needed for magnitude, random)
@@ -249,12 +251,14 @@ def rcpu_prune(model:nn.Module, # a transformer of a family in `rotprune.arch` (
                compensate_at=None, # site kinds whose consumer is compensated (default: all pruned kinds)
                greedy:bool=True, # statistics of each site from the model pruned upstream of it
                stats:dict|None=None, # precomputed `rcpu_stats` of the dense model: one-shot, no calibration pass
-               damp:float=0.01, # ridge damping of 'lstsq' (times the mean diagonal of H_KK)
+               damp:float|None=None, # ridge of the least-squares refits (times the mean diagonal of H_KK); None: `DAMP`
                seed:int=0, # for score='random'
                progress:bool=False, # show a progress bar over layers
               ) -> tuple[nn.Module, 'pd.DataFrame']:
     "Structured pruning of MLP neurons and attention heads with RCPU scores and Procrustes (or baseline) compensation; returns (model, report)."
     compensate = compensation_name(compensate)
+    if damp is not None and (compensate not in DAMP or not damp >= 0):
+        raise ValueError(f"damp is the ridge of the least-squares compensations {tuple(DAMP)}, a number >= 0; got damp={damp!r} with compensate={compensate!r}")
     found, calib, compensate_at = _validate(model, calib, amount, sites, score, compensate, compensate_at, stats)
     gen, n0, rows = torch.Generator().manual_seed(seed), param_count(model), []
     comp = lambda s: compensate if s.kind in compensate_at else 'none'

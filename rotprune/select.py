@@ -16,9 +16,9 @@ from .eval import param_count, model_output, context_length
 from .layerwise import rebind_forwards
 
 # %% auto #0
-__all__ = ['ALLOCATIONS', 'IMPORTANCE', 'NEEDS_STATS', 'REPORT_COLUMNS', 'SNAPSHOT_IN_MEMORY', 'select_sites', 'validate_amount',
-           'keep_count', 'amount_for_params', 'top_units', 'Importance', 'register_importance', 'unit_scores',
-           'site_params', 'make_report', 'probe_row', 'guarded', 'validate_calib']
+__all__ = ['ALLOCATIONS', 'IMPORTANCE', 'NEEDS_STATS', 'OBS_DAMP', 'REPORT_COLUMNS', 'SNAPSHOT_IN_MEMORY', 'select_sites',
+           'validate_amount', 'keep_count', 'amount_for_params', 'top_units', 'Importance', 'register_importance',
+           'unit_scores', 'site_params', 'make_report', 'probe_row', 'guarded', 'validate_calib']
 
 # %% ../nbs/00e_select.ipynb #f42fcd79
 def select_sites(model:nn.Module, # the model whose sites to choose
@@ -131,6 +131,16 @@ def _flap(W, m, generator=None):
 
 @register_importance('energy')
 def _energy(W, m, generator=None): return m.sq_sum.cpu().sqrt()
+
+# %% ../nbs/00e_select.ipynb #45c0b535
+OBS_DAMP = 0.01  # ridge of the 'obs' score: OBS_DAMP * mean(diag H) is added to the Gram matrix
+
+@register_importance('obs')
+def _obs(W, m, generator=None):
+    if m.gram is None: raise ValueError("score 'obs' needs the full Gram matrix of the units (Moments with diagonal=False)")
+    H = m.gram.cpu().to(torch.float64)
+    H = H + OBS_DAMP * H.diagonal().mean().clamp(min=1e-12) * torch.eye(len(H), dtype=H.dtype)
+    return W.pow(2).sum(0) / torch.cholesky_inverse(torch.linalg.cholesky(H)).diagonal()
 
 # %% ../nbs/00e_select.ipynb #135acff2
 REPORT_COLUMNS = ('site', 'kind', 'width_before', 'width_after', 'params_before', 'params_after', 'score', 'compensation', 'seconds')
