@@ -86,7 +86,7 @@ from .core import Moments, weight_matrix
 from .invariance import find_sites
 from .eval import embeddings, embedding_fidelity, param_count
 from .procrustes import (rcpu_stats, rcpu_prune, compensation, reconstruction_error, column_scores, COMPENSATIONS,
-                                 compensation_name, site_consumer, site_keep)
+                                 compensation_name, site_consumer, unit_importance, keep_units)
 
 
 # %% ../nbs/04_procrustes.ipynb #68fd7041
@@ -176,9 +176,9 @@ def layer_errors(model:nn.Module, # the dense model (not modified)
     if missing: raise ValueError(f"no statistics for sites {missing} (collect them with rcpu_stats)")
     for name in names:
         W = weight_matrix(site_consumer(sites[name]))
-        col = column_scores(W, stats[name], score)
+        unit = unit_importance(sites[name], W, stats[name], score)
         for a in amounts:
-            _, cols = site_keep(sites[name], col, a)
+            _, cols = keep_units(sites[name], unit, a)
             for comp in compensations:
                 new, b = compensation(W, stats[name], cols, comp)
                 rows.append({'site': name, 'amount': a, 'compensation': COMP_NAMES[compensation_name(comp)], 'tokens': stats[name].count,

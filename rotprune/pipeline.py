@@ -366,14 +366,14 @@ def global_amounts(model:nn.Module, # the model (not modified)
                    sites=('mlp', 'heads'), # the sites sharing the budget
                   ) -> dict:
     "Per-site fractions of units to remove so that `amount` of the sites' parameters go, lowest standardised scores first."
-    from rotprune.procrustes import rcpu_sites, site_consumer, column_scores, site_unit_scores, layer_index
+    from rotprune.procrustes import rcpu_sites, site_consumer, unit_importance, layer_index
     from rotprune.core import weight_matrix
     from rotprune.select import validate_amount, site_params
     validate_amount(amount)
     units, total = [], 0
     for s in rcpu_sites(model, sites):
         with block_onloaded(model, layer_index(s), write=False): W = weight_matrix(site_consumer(s))  # offloaded: one block at a time
-        u = site_unit_scores(s, column_scores(W, stats.get(s.name), score))
+        u = unit_importance(s, W, stats.get(s.name), score)
         z = (u - u.mean()) / u.std().clamp(min=1e-12) if len(u) > 1 else torch.zeros(1)
         cost = site_params(s) / len(u); total += site_params(s)
         units += [(z[j].item(), s.name, cost, len(u)) for j in range(len(u))]

@@ -13,13 +13,15 @@ from .invariance import Site, find_sites
 from .arch import get_adapter
 from .layerwise import layerwise, Truncated, offload_aware, block_onloaded
 from .select import (select_sites, keep_count, top_units, validate_amount, validate_calib, unit_scores, IMPORTANCE,
+                             GROUP_IMPORTANCE, group_scores,
                              make_report, site_params, guarded)
 from .eval import param_count, embeddings, embedding_fidelity
 
 # %% auto #0
-__all__ = ['COMPENSATIONS', 'DAMP', 'SCORES', 'procrustes', 'compensation_name', 'procrustes_gram', 'compensation',
-           'reconstruction_error', 'column_scores', 'site_consumer', 'site_unit_scores', 'site_keep', 'layer_index',
-           'rcpu_sites', 'rcpu_stats', 'rcpu_prune', 'demo']
+__all__ = ['COMPENSATIONS', 'DAMP', 'SCORES', 'procrustes', 'compensation_name', 'check_damp', 'procrustes_gram', 'compensation',
+           'reconstruction_error', 'column_scores', 'site_consumer', 'site_unit_scores', 'site_unit_columns',
+           'unit_importance', 'keep_units', 'site_keep', 'layer_index', 'rcpu_sites', 'rcpu_stats', 'rcpu_prune',
+           'demo']
 
 # %% ../nbs/04_procrustes.ipynb #5372d822
 def _polar(M:torch.Tensor, rtol:float|None=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,6 +67,12 @@ def compensation_name(method) -> str:
     if not isinstance(method, str) or method not in COMPENSATIONS: raise ValueError(f"compensate must be one of {COMPENSATIONS}, not {method!r}")
     return method
 
+def check_damp(method:str, damp):
+    "Refuse a `damp` that `method` would not use, or that is not a finite number >= 0."
+    if damp is None: return
+    if method not in DAMP or isinstance(damp, bool) or not isinstance(damp, (int, float)) or not 0 <= damp < float('inf'):
+        raise ValueError(f"damp is the ridge of the least-squares compensations {tuple(DAMP)}, a finite number >= 0; got damp={damp!r} with compensate={method!r}")
+
 def _as_index(keep, n:int) -> torch.Tensor:
     keep = torch.as_tensor(keep, dtype=torch.long).flatten()
     if len(keep) == 0 or keep.min() < 0 or keep.max() >= n or len(keep.unique()) != len(keep):
@@ -92,6 +100,7 @@ def compensation(W:torch.Tensor, # the dense layer's weight (d_out, d_in)
                 ) -> tuple[torch.Tensor, torch.Tensor|None]:
     "The new weight of the kept columns (d_out, |K|) and the bias shift (or None) for `method`, in float64."
     method = compensation_name(method)
+    check_damp(method, damp)
     W = W.to(torch.float64)
     K = _as_index(keep, W.shape[1])
     WK, H = W[:, K], m.gram
@@ -156,14 +165,28 @@ def site_unit_scores(site:Site, # an 'mlp' or 'heads' site
     coord = sum(col[p.positions(n)] for p in site.consumers)  # a GQA coordinate is read by several query heads
     return coord.view(n // u, u).sum(1)
 
-def site_keep(site:Site, col:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
-    "The kept site coordinates (whole units) and the kept consumer columns, from column scores."
+def site_unit_columns(site:Site) -> torch.Tensor:
+    "(units, c): the consumer columns that read each prunable unit of `site` (its coordinates, at every port)."
     n, u = site.width, site.prune_unit
-    unit = site_unit_scores(site, col)
+    pos = torch.stack([p.positions(n) for p in site.consumers], 1)  # (n, ports)
+    return pos.view(n // u, u * len(site.consumers))
+
+def unit_importance(site:Site, W:torch.Tensor, m:Moments|None, score:str, generator:torch.Generator|None=None) -> torch.Tensor:
+    "Scores of the site's prunable units: a score with a group form (`obs`) judges each unit's columns together; the others sum their columns."
+    if score in GROUP_IMPORTANCE: return group_scores(score, W, site_unit_columns(site), m, generator)
+    return site_unit_scores(site, column_scores(W, m, score, generator))
+
+def keep_units(site:Site, unit:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
+    "The kept site coordinates (whole units) and the kept consumer columns, from unit scores."
+    n, u = site.width, site.prune_unit
     kept_units = top_units(unit, keep_count(n // u, amount))
     keep = (kept_units[:, None] * u + torch.arange(u)).flatten()
     cols = torch.cat([p.positions(n)[keep] for p in site.consumers]).sort().values
     return keep, cols
+
+def site_keep(site:Site, col:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
+    "The kept site coordinates (whole units) and the kept consumer columns, from column scores."
+    return keep_units(site, site_unit_scores(site, col), amount)
 
 def layer_index(site:Site) -> int:
     "The block index of a per-layer site ('layer3.mlp' -> 3)."
@@ -177,7 +200,7 @@ def _prune_site(site:Site, m:Moments|None, amount:float, score:str, compensate:s
                 generator:torch.Generator) -> dict:
     t0, cons = time.time(), site_consumer(site)
     W, p0, w0 = weight_matrix(cons), site_params(site), site.width
-    keep, cols = site_keep(site, column_scores(W, m, score, generator), amount)
+    keep, cols = keep_units(site, unit_importance(site, W, m, score, generator), amount)
     new, b = compensation(W, m, cols, compensate, damp) if compensate != 'none' else (W[:, cols], None)
     row = {'site': site.name, 'kind': site.kind, 'width_before': w0, 'width_after': len(keep), 'score': score,
            'compensation': compensate}
@@ -257,8 +280,7 @@ def rcpu_prune(model:nn.Module, # a transformer of a family in `rotprune.arch` (
               ) -> tuple[nn.Module, 'pd.DataFrame']:
     "Structured pruning of MLP neurons and attention heads with RCPU scores and Procrustes (or baseline) compensation; returns (model, report)."
     compensate = compensation_name(compensate)
-    if damp is not None and (compensate not in DAMP or not damp >= 0):
-        raise ValueError(f"damp is the ridge of the least-squares compensations {tuple(DAMP)}, a number >= 0; got damp={damp!r} with compensate={compensate!r}")
+    check_damp(compensate, damp)
     found, calib, compensate_at = _validate(model, calib, amount, sites, score, compensate, compensate_at, stats)
     gen, n0, rows = torch.Generator().manual_seed(seed), param_count(model), []
     comp = lambda s: compensate if s.kind in compensate_at else 'none'

@@ -16,9 +16,10 @@ from .eval import param_count, model_output, context_length
 from .layerwise import rebind_forwards
 
 # %% auto #0
-__all__ = ['ALLOCATIONS', 'IMPORTANCE', 'NEEDS_STATS', 'OBS_DAMP', 'REPORT_COLUMNS', 'SNAPSHOT_IN_MEMORY', 'select_sites',
-           'validate_amount', 'keep_count', 'amount_for_params', 'top_units', 'Importance', 'register_importance',
-           'unit_scores', 'site_params', 'make_report', 'probe_row', 'guarded', 'validate_calib']
+__all__ = ['ALLOCATIONS', 'IMPORTANCE', 'NEEDS_STATS', 'OBS_DAMP', 'GROUP_IMPORTANCE', 'REPORT_COLUMNS', 'SNAPSHOT_IN_MEMORY',
+           'select_sites', 'validate_amount', 'keep_count', 'amount_for_params', 'top_units', 'Importance',
+           'register_importance', 'unit_scores', 'group_scores', 'site_params', 'make_report', 'probe_row', 'guarded',
+           'validate_calib']
 
 # %% ../nbs/00e_select.ipynb #f42fcd79
 def select_sites(model:nn.Module, # the model whose sites to choose
@@ -105,9 +106,12 @@ def unit_scores(score:str, # a name in `IMPORTANCE`
                 generator:torch.Generator|None=None, # for 'random'
                ) -> torch.Tensor:
     "Importance of each of the n units (higher = keep), in float64."
+    _check_score(score, m)
+    return IMPORTANCE[score](W.detach().to(torch.float64).cpu(), m, generator)
+
+def _check_score(score, m):
     if score not in IMPORTANCE: raise ValueError(f"unknown score {score!r}; registered: {sorted(IMPORTANCE)}")
     if score in NEEDS_STATS and (m is None or m.count == 0): raise ValueError(f"score {score!r} needs calibration statistics")
-    return IMPORTANCE[score](W.detach().to(torch.float64).cpu(), m, generator)
 
 # %% ../nbs/00e_select.ipynb #db13bfe1
 @register_importance('random', needs_stats=False)
@@ -134,13 +138,37 @@ def _energy(W, m, generator=None): return m.sq_sum.cpu().sqrt()
 
 # %% ../nbs/00e_select.ipynb #45c0b535
 OBS_DAMP = 0.01  # ridge of the 'obs' score: OBS_DAMP * mean(diag H) is added to the Gram matrix
+GROUP_IMPORTANCE: dict = {}  # scores that judge a unit of several columns as a whole: {name: f(W, m, groups)}
 
-@register_importance('obs')
-def _obs(W, m, generator=None):
+def _damped_inverse(m:Moments) -> torch.Tensor:
     if m.gram is None: raise ValueError("score 'obs' needs the full Gram matrix of the units (Moments with diagonal=False)")
     H = m.gram.cpu().to(torch.float64)
     H = H + OBS_DAMP * H.diagonal().mean().clamp(min=1e-12) * torch.eye(len(H), dtype=H.dtype)
-    return W.pow(2).sum(0) / torch.cholesky_inverse(torch.linalg.cholesky(H)).diagonal()
+    return torch.cholesky_inverse(torch.linalg.cholesky(H))
+
+@register_importance('obs')
+def _obs(W, m, generator=None): return W.pow(2).sum(0) / _damped_inverse(m).diagonal()
+
+def _obs_group(W, m, groups):
+    S = _damped_inverse(m)[groups[:, :, None], groups[:, None, :]]  # (units, c, c): [H⁻¹]_BB of each unit B
+    WB = W[:, groups].permute(1, 2, 0)  # (units, c, out): W_Bᵀ
+    return (WB * torch.linalg.solve(S, WB)).sum((1, 2))  # tr(W_B [H⁻¹]_BB⁻¹ W_Bᵀ)
+GROUP_IMPORTANCE['obs'] = _obs_group
+
+def group_scores(score:str, # a name in `IMPORTANCE`
+                 W:torch.Tensor, # the consumer's weight (out, n)
+                 groups, # (units, c): the columns of each unit
+                 m:Moments|None=None, # statistics of the n columns
+                 generator:torch.Generator|None=None, # for 'random'
+                ) -> torch.Tensor:
+    "Importance of each unit of c columns (higher = keep): the score's group form (`GROUP_IMPORTANCE`) when c > 1, else the sum of its column scores."
+    groups = torch.as_tensor(groups, dtype=torch.long)
+    if groups.ndim != 2 or groups.numel() == 0 or groups.min() < 0 or groups.max() >= W.shape[1]:
+        raise ValueError(f"groups must be a (units, columns) matrix of column indices in [0, {W.shape[1]})")
+    if score in GROUP_IMPORTANCE and groups.shape[1] > 1:
+        _check_score(score, m)
+        return GROUP_IMPORTANCE[score](W.detach().to(torch.float64).cpu(), m, groups)
+    return unit_scores(score, W, m, generator)[groups].sum(1)
 
 # %% ../nbs/00e_select.ipynb #135acff2
 REPORT_COLUMNS = ('site', 'kind', 'width_before', 'width_after', 'params_before', 'params_after', 'score', 'compensation', 'seconds')
