@@ -185,7 +185,9 @@ def keep_units(site:Site, unit:torch.Tensor, amount:float) -> tuple[torch.Tensor
     return keep, cols
 
 def site_keep(site:Site, col:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
-    "The kept site coordinates (whole units) and the kept consumer columns, from column scores."
+    "Deprecated (nothing in rotprune uses it since units are scored by `unit_importance`): `keep_units` of the summed column scores."
+    warnings.warn("site_keep is deprecated: use keep_units(site, unit_importance(site, W, m, score), amount), which scores "
+                  "multi-column units as a whole; site_keep goes in the next release", DeprecationWarning, stacklevel=2)
     return keep_units(site, site_unit_scores(site, col), amount)
 
 def layer_index(site:Site) -> int:

@@ -86,3 +86,16 @@ def test_recipe_names_say_structured_or_not():
         warnings.simplefilter('always')
         assert get_recipe('magnitude') is RECIPES['magnitude-sp']
     assert [x.category for x in w] == [DeprecationWarning] and "'magnitude-sp'" in str(w[0].message)
+
+def test_site_keep_is_deprecated_and_unchanged():
+    "`site_keep` (dead inside rotprune since `unit_importance`) warns and still returns what `keep_units` gives on summed column scores."
+    import torch
+    from rotprune.data import tiny_model
+    from rotprune.invariance import find_sites
+    from rotprune.core import weight_matrix
+    from rotprune.procrustes import site_keep, keep_units, site_unit_scores, site_consumer
+    site = find_sites(tiny_model('llama'))['layer0.heads']
+    col = weight_matrix(site_consumer(site)).double().norm(dim=0)
+    with pytest.warns(DeprecationWarning, match='keep_units'): got = site_keep(site, col, 0.5)
+    want = keep_units(site, site_unit_scores(site, col), 0.5)
+    assert all(torch.equal(a, b) for a, b in zip(got, want))
