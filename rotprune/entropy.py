@@ -4,7 +4,8 @@
 
 # %% ../nbs/06_entropy.ipynb #e458f045
 from __future__ import annotations
-import copy, hashlib, math, os, time
+import copy, dataclasses, hashlib, math, os, time, warnings
+from dataclasses import dataclass
 from pathlib import Path
 import torch
 from torch import nn
@@ -20,8 +21,8 @@ from .sparsify import damped_gram, sparsify, weight_layers, weight_input_moments
 # %% auto #0
 __all__ = ['SCORES', 'PATTERNS', 'importance_entropy', 'importance', 'score_matrix', 'rotated_diag', 'Rotation', 'learn_rotation',
            'llama_taps', 'LayerObjective', 'RotatedBlock', 'merge_rotations', 'iter_layer_grams', 'layer_grams',
-           'denoise_rotate', 'random_rotations', 'rotation_study', 'rotatable_sites', 'ChainObjective',
-           'merge_site_rotations', 'demo']
+           'RotationTraining', 'denoise_rotate', 'random_rotations', 'rotation_study', 'rotatable_sites',
+           'ChainObjective', 'merge_site_rotations', 'demo']
 
 # %% ../nbs/06_entropy.ipynb #6ea08efe
 def importance_entropy(S:torch.Tensor, # non-negative importances
@@ -296,39 +297,57 @@ def layer_grams(model, calib) -> list[dict]:
     "Float64 Grams of the four linear inputs of every layer, from the model as it is (block by block)."
     return [g for _, g in iter_layer_grams(model, calib)]
 
+@dataclass(frozen=True)
+class RotationTraining:
+    "How `denoise_rotate` learns its rotations: SparseGPT's damping in the objective, Adam's step size and clipping, precision, memory, threads, snapshots."
+    lr:float=0.01 # Adam learning rate (the paper's)
+    clip:float=1.0 # gradient-norm clipping (the paper's)
+    damp:float=0.01 # SparseGPT's damping
+    dtype:torch.dtype=torch.float32 # dtype of the training (the merge is float64 either way)
+    lean:bool=True # Llama: differentiate one layer's objective at a time (one layer's autograd memory); False: the whole sum at once
+    threads:int|None=1 # CPU threads while training (None: leave as is)
+    checkpoints:tuple=() # also keep the best rotations so far at these steps (report.attrs['history'])
+    def __post_init__(self): _check_training(0, self.lr, self.clip); object.__setattr__(self, 'checkpoints', tuple(self.checkpoints))
+
+def _training(training, legacy:dict) -> RotationTraining:
+    "`training`, or one made from the keywords of the previous release (with a `DeprecationWarning`)."
+    fields = [f.name for f in dataclasses.fields(RotationTraining)]
+    if set(legacy) - set(fields): raise TypeError(f"denoise_rotate() got unexpected keyword arguments {sorted(set(legacy) - set(fields))}")
+    if legacy and training is not None: raise ValueError(f"give the training options in `training` or as keywords, not both (got training and {sorted(legacy)})")
+    if legacy: warnings.warn(f"denoise_rotate({', '.join(k + '=' for k in legacy)}...) is deprecated: pass training=RotationTraining(...); "
+                             "the keywords go in the next release", DeprecationWarning, stacklevel=3)
+    if training is not None and not isinstance(training, RotationTraining): raise ValueError(f"training must be a RotationTraining, got {type(training).__name__}")
+    return training or RotationTraining(**legacy)
+
 def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential network (changed in place: rotations merged)
                    calib, # calibration batches
                    score:str='wanda', # the pruner whose importance to concentrate: one of `SCORES`
                    steps:int=200, # Adam steps (the paper: 2000)
-                   lr:float=0.01, # Adam learning rate (the paper's)
-                   clip:float=1.0, # gradient-norm clipping (the paper's)
                    placement:str='global', # Llama: 'global' (one merged R1 for the residual stream) or 'per-layer' (added modules)
                    heads:bool=True, # Llama: also learn R2 per key/value head
-                   damp:float=0.01, # SparseGPT's damping
+                   training:RotationTraining|None=None, # how to learn (default `RotationTraining()`: the paper's optimiser)
                    cache:str|Path|None=None, # a file: reuse rotations trained for the same weights, data and settings
-                   threads:int|None=1, # CPU threads while training (None: leave as is)
-                   checkpoints:tuple=(), # also keep the best rotations so far at these steps (report.attrs['history'])
-                   dtype=torch.float32, # dtype of the training (the merge is float64 either way)
-                   lean:bool=True, # Llama: differentiate one layer's objective at a time (one layer's autograd memory); False: the whole sum at once
+                   **legacy, # the training options as keywords (deprecated: use `training`)
                   ):
     "Learn the entropy-minimising rotations (Llama: R1 of the residual stream, R2 of the value heads; Sequential: every site), merge them; returns (model, report)."
-    ad = _check_denoise(model, score, steps, lr, clip, placement)
-    calib = validate_calib(calib, model=model)
-    chain = dict(kind='sequential', score=score, steps=steps, lr=lr, clip=clip, damp=damp, checkpoints=tuple(checkpoints), dtype=str(dtype))
-    if ad.family == 'sequential': return _denoise_chain(model, calib, chain, cache, threads, dtype)
+    t = _training(training, legacy)
+    ad = _check_denoise(model, score, steps, t.lr, t.clip, placement)
+    calib, dtype = validate_calib(calib, model=model), t.dtype
+    chain = dict(kind='sequential', score=score, steps=steps, lr=t.lr, clip=t.clip, damp=t.damp, checkpoints=t.checkpoints, dtype=str(dtype))
+    if ad.family == 'sequential': return _denoise_chain(model, calib, chain, cache, t.threads, dtype)
     t0 = time.time()
     with guarded(model, probe=calib[0]):
         fuse_norms(model)
-        config = dict(score=score, steps=steps, lr=lr, clip=clip, heads=heads, damp=damp, checkpoints=tuple(checkpoints),
+        config = dict(score=score, steps=steps, lr=t.lr, clip=t.clip, heads=heads, damp=t.damp, checkpoints=t.checkpoints,
                       placement=placement, dtype=str(dtype))
         dev = next(model.parameters()).device
         # one layer's float64 Grams at a time (for Qwen2.5-0.5B, 0.2 GB a layer): only the objective's matrices stay
-        objs = [LayerObjective(l, g, score, damp, dtype=dtype, device=dev) for l, g in iter_layer_grams(model, calib)]
+        objs = [LayerObjective(l, g, score, t.damp, dtype=dtype, device=dev) for l, g in iter_layer_grams(model, calib)]
         with torch.no_grad(): before = [o(torch.eye(o.qk.shape[1], dtype=dtype, device=dev), _heads_eye(o, dtype, dev)).item() for o in objs]
         key = None if cache is None else _fingerprint(model, calib, config)
         saved = _load_cached(cache, key)
         if saved is None:
-            R1, R2, hist = _learn(objs, config, threads, lean, dtype, dev)
+            R1, R2, hist = _learn(objs, config, t.threads, t.lean, dtype, dev)
             saved = _save_cached(cache, {'key': key, 'R1': R1, 'R2': R2, 'history': hist, 'seconds': time.time() - t0})
         R1, R2 = saved['R1'], saved['R2']
         R1s = R1 if placement == 'per-layer' else [R1] * len(objs)
@@ -372,7 +391,7 @@ def rotation_study(model:nn.Module, # a Llama-family decoder or an nn.Sequential
                    controls:int=0, # also prune after this many random group elements (seeds 0, 1, ...): any rotation, or the learned one?
                    cache:str|Path|None=None, # a folder for the learned rotations
                    curve:tuple|None=None, # (method, pattern name, steps...): the metric at these training steps (global)
-                   **kw, # passed to `denoise_rotate`
+                   training:RotationTraining|None=None, # how each rotation is learned (`checkpoints` are set from `curve`)
                   ) -> tuple:
     "Each pruner at each pattern without and with its entropy rotations; returns (results, curve) DataFrames."
     calib, rows, curve_rows = validate_calib(calib, model=model), [], []
@@ -386,7 +405,7 @@ def rotation_study(model:nn.Module, # a Llama-family decoder or an nn.Sequential
         for pl in placements:
             f = None if cache is None else Path(cache) / f'denoise_{meth}_{pl}_{steps}.pt'
             runs.append((label(pl), *denoise_rotate(copy.deepcopy(model), calib, meth, steps, placement=pl, cache=f,
-                                                    checkpoints=ckpts if pl == 'global' else (), **kw), None))
+                                                    training=dataclasses.replace(training or RotationTraining(), checkpoints=ckpts if pl == 'global' else ())), None))
         for name, sp, nm in patterns:
             for lab, base, rep, seed in runs:
                 t = time.time()

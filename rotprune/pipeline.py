@@ -368,21 +368,17 @@ def global_amounts(model:nn.Module, # the model (not modified)
     "Per-site fractions of units to remove so that `amount` of the sites' parameters go, lowest standardised scores first."
     from rotprune.procrustes import rcpu_sites, site_consumer, unit_importance, layer_index
     from rotprune.core import weight_matrix
-    from rotprune.select import validate_amount, site_params
+    from rotprune.select import validate_amount, site_params, allocate, SortedQueue
     validate_amount(amount)
-    units, total = [], 0
-    for s in rcpu_sites(model, sites):
+    chosen, queues, sizes, costs = rcpu_sites(model, sites), [], [], []
+    for s in chosen:
         with block_onloaded(model, layer_index(s), write=False): W = weight_matrix(site_consumer(s))  # offloaded: one block at a time
         u = unit_importance(s, W, stats.get(s.name), score)
-        z = (u - u.mean()) / u.std().clamp(min=1e-12) if len(u) > 1 else torch.zeros(1)
-        cost = site_params(s) / len(u); total += site_params(s)
-        units += [(z[j].item(), s.name, cost, len(u)) for j in range(len(u))]
-    removed, spent = {}, 0.
-    for z, name, cost, n in sorted(units):
-        if spent >= amount * total: break
-        if removed.get(name, 0) + 1 >= n: continue  # keep at least one unit per site
-        removed[name] = removed.get(name, 0) + 1; spent += cost
-    return {name: removed.get(name, 0) / n for _, name, _, n in {(0, nm, 0, n) for _, nm, _, n in units}}
+        z = (u - u.mean()) / u.std().clamp(min=1e-12) if len(u) > 1 else torch.zeros(1)  # one scale for every site
+        queues.append(SortedQueue(z.tolist())); sizes.append(len(u)); costs.append(site_params(s) / len(u))
+    removed = allocate(queues, sizes, amount * sum(site_params(s) for s in chosen), costs)
+    return {s.name: r / n for s, r, n in zip(chosen, removed, sizes)}
+
 
 # %% ../nbs/07_pipeline.ipynb #712d88ad
 RENAMED_RECIPES = {'magnitude': 'magnitude-sp'}  # old preset name -> new: names say structured ('-sp') or not
@@ -408,9 +404,9 @@ def _structured(model, calib, r:Recipe, amount, progress):
         if r.sites == 'residual' and not is_fused(model): fuse_norms(model)
         return cob_prune(model, calib, amount=amount, sites=r.sites, progress=progress)
     if r.score == 'projective':
-        from rotprune.projective import projective_prune
+        from rotprune.projective import projective_prune, ProjectiveRule
         return projective_prune(model, calib, amount=amount, sites=r.sites, allocation=r.allocation,
-                                redistribute=None if r.compensation == 'none' else 'multiplicative')
+                                rule=ProjectiveRule(redistribute=None if r.compensation == 'none' else 'multiplicative'))
     if r.allocation == 'global':
         stats = rcpu_stats(model, calib, r.sites, progress=progress)
         return rcpu_prune(model, None, global_amounts(model, stats, r.score, amount, r.sites), sites=r.sites,

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_projective.ipynb #5a4c6b3d
 from __future__ import annotations
-import math, os, time
+import math, os, time, warnings
 from dataclasses import dataclass
 import torch
 from torch import nn
@@ -12,14 +12,14 @@ import pandas as pd
 from .core import weight_matrix, set_weight_matrix, add_to_bias, as_matrix, moved_names, Moments
 from .invariance import Site, Sites, find_sites, site_moments
 from .select import (select_sites, validate_amount, keep_count, make_report, site_params, guarded, validate_calib,
-                             ALLOCATIONS)
+                             ALLOCATIONS, allocate)
 from .eval import param_count
 from . import qk
 
 # %% auto #0
 __all__ = ['KINDS', 'REDISTRIBUTIONS', 'ridge_inverse', 'coefficients', 'distances', 'Selection', 'select_projective',
            'select_naive', 'select_closed', 'redistribute_multiplicative', 'redistribute_additive', 'site_rows',
-           'projective_prune', 'select_global', 'demo']
+           'ProjectiveRule', 'projective_prune', 'select_global', 'demo']
 
 # %% ../nbs/05_projective.ipynb #091b9c34
 def _check_lam(lam) -> float:
@@ -390,29 +390,46 @@ def _check_number(name, v):
 
 # %% ../nbs/05_projective.ipynb #a6a50e6e
 @dataclass(frozen=True)
-class _Rule:
-    "The checked options of the projective rule: greedy mode, redistribution and its shares, ridge λ."
-    mode:str; redistribute:str|None; alpha:float; beta:float; gamma:float; lam:float
+class ProjectiveRule:
+    "The options of the projective rule, checked when it is made: greedy mode, redistribution and its shares, ridge λ, and where the distances come from."
+    mode:str='exact' # 'exact' or 'lazy' greedy selection
+    redistribute:str|None='multiplicative' # one of `REDISTRIBUTIONS`
+    alpha:float=0.5 # share of the producer rows (multiplicative rule)
+    beta:float=0.5 # share of the producer biases
+    gamma:float=0.5 # share of the consumer columns
+    lam:float=1e-3 # ridge λ (data-aware: relative to the mean unit variance)
+    data_aware:bool=False # distances and coefficients from the units' activation covariance instead of their weights
+    def __post_init__(self):
+        if self.mode not in ('exact', 'lazy'): raise ValueError(f"mode must be 'exact' or 'lazy', not {self.mode!r}")
+        if self.redistribute not in REDISTRIBUTIONS: raise ValueError(f"redistribute must be one of {REDISTRIBUTIONS}, not {self.redistribute!r}")
+        for k in ('alpha', 'beta', 'gamma'): _check_number(k, getattr(self, k))
+        object.__setattr__(self, 'lam', _check_lam(self.lam))
+        if not isinstance(self.data_aware, bool): raise ValueError(f"data_aware must be True or False, got {self.data_aware!r}")
     @property
     def a(self) -> float: return float(self.alpha) if self.redistribute == 'multiplicative' else 0.  # the share the greedy state uses
 
-def _projective_rule(amount, mode, redistribute, allocation, alpha, beta, gamma, lam) -> tuple[float, _Rule]:
-    "(amount, rule), checked in this order, or a `ValueError` naming the first bad option."
-    amount = validate_amount(amount)
-    if mode not in ('exact', 'lazy'): raise ValueError(f"mode must be 'exact' or 'lazy', not {mode!r}")
-    if redistribute not in REDISTRIBUTIONS: raise ValueError(f"redistribute must be one of {REDISTRIBUTIONS}, not {redistribute!r}")
-    if allocation not in ALLOCATIONS: raise ValueError(f"allocation must be one of {ALLOCATIONS}, not {allocation!r}")
-    for k, v in (('alpha', alpha), ('beta', beta), ('gamma', gamma)): _check_number(k, v)
-    return amount, _Rule(mode, redistribute, alpha, beta, gamma, _check_lam(lam))
+_RULE_FIELDS = ('mode', 'redistribute', 'alpha', 'beta', 'gamma', 'lam', 'data_aware')
 
-def _projective_sites(model:nn.Module, sites, redistribute, data_aware:bool, allocation:str) -> Sites:
+def _projective_rule(rule, legacy:dict) -> ProjectiveRule:
+    "The rule: `rule`, or one made from the keywords of the previous release (with a `DeprecationWarning`)."
+    if set(legacy) - set(_RULE_FIELDS): raise TypeError(f"projective_prune() got unexpected keyword arguments {sorted(set(legacy) - set(_RULE_FIELDS))}")
+    if legacy:
+        if rule is not None: raise ValueError(f"give the rule's options in `rule` or as keywords, not both (got rule and {sorted(legacy)})")
+        warnings.warn(f"projective_prune({', '.join(k + '=' for k in legacy)}...) is deprecated: pass rule=ProjectiveRule({', '.join(k + '=' for k in legacy)}...); "
+                      "the keywords go in the next release", DeprecationWarning, stacklevel=3)
+        return ProjectiveRule(**legacy)
+    if rule is None: return ProjectiveRule()
+    if not isinstance(rule, ProjectiveRule): raise ValueError(f"rule must be a ProjectiveRule, got {type(rule).__name__}")
+    return rule
+
+def _projective_sites(model:nn.Module, sites, rule:ProjectiveRule, allocation:str) -> Sites:
     "The sites `projective_prune` prunes (its default kinds, or those named); refused before any change where the rule does not apply."
     found = find_sites(model)
     chosen = select_sites(model, sites if sites is not None else [k for k in KINDS if any(s.kind == k for s in found)] or 'mlp', found=found)
     bad = [s.name for s in chosen if s.kind not in KINDS + ('qk',)]
     if bad: raise ValueError(f"projective_prune prunes sites of kinds {KINDS + ('qk',)}, not {bad}")
     for s in chosen:
-        if s.kind == 'qk': _qk_options(s, redistribute, data_aware)
+        if s.kind == 'qk': _qk_options(s, rule.redistribute, rule.data_aware)
     if allocation == 'global' and any(s.kind == 'qk' for s in chosen):
         raise ValueError("allocation='global' covers MLP neurons and channels; query/key sites keep the same count in every head "
                          "of a layer (use allocation='uniform' for them)")
@@ -426,7 +443,7 @@ def _data_stats(model:nn.Module, chosen:Sites, calib, stats:dict|None) -> dict:
     return stats
 
 # %% ../nbs/05_projective.ipynb #b7c39e1e
-def _remove_units(s:Site, sel:Selection, W, b, rule:_Rule, m:Moments|None):
+def _remove_units(s:Site, sel:Selection, W, b, rule:ProjectiveRule, m:Moments|None):
     "Remove the selected units of a unit site, handing their signal on by `rule.redistribute` (additive: from the activation means when data-aware)."
     keep, V, W2, b2, shift = sel.keep, _consumer_units(s), None, None, None
     if rule.redistribute == 'multiplicative':
@@ -437,7 +454,7 @@ def _remove_units(s:Site, sel:Selection, W, b, rule:_Rule, m:Moments|None):
     _write_site(s, keep, W2, b2, V2, shift)
     s.prune(keep)
 
-def _site_row(s:Site, amount:float, rule:_Rule, m:Moments|None, sels:dict, cache:dict|None, allocation:str) -> dict:
+def _site_row(s:Site, amount:float, rule:ProjectiveRule, m:Moments|None, sels:dict, cache:dict|None, allocation:str) -> dict:
     "Prune one site (units, or a query/key site head by head) and return its report row ('seconds' filled in by the caller)."
     p0, n, score = site_params(s), s.width, 'projective' + (' (data)' if m is not None else '')
     if s.kind == 'qk':
@@ -453,25 +470,21 @@ def _site_row(s:Site, amount:float, rule:_Rule, m:Moments|None, sels:dict, cache
 
 # %% ../nbs/05_projective.ipynb #ca6b528f
 def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / GPT-2 / Llama-family model (changed in place)
-                     calib=None, # calibration batches: needed with `data_aware` (and used to probe the result)
+                     calib=None, # calibration batches: needed with `rule.data_aware` (and used to probe the result)
                      amount:float=0.3, # fraction of the units to remove, in [0, 1): of each site ('uniform') or of all of them ('global')
                      sites=None, # None (every 'features', 'channels', 'mlp' site), a kind ('qk': queries/keys), a name, or a list
-                     mode:str='exact', # 'exact' or 'lazy' greedy selection
-                     redistribute:str|None='multiplicative', # one of `REDISTRIBUTIONS`
-                     alpha:float=0.5, # share of the producer rows (multiplicative rule)
-                     beta:float=0.5, # share of the producer biases
-                     gamma:float=0.5, # share of the consumer columns
-                     lam:float=1e-3, # ridge λ (data-aware: relative to the mean unit variance)
-                     data_aware:bool=False, # coefficients from the units' activation covariance instead of their weights
+                     rule:ProjectiveRule|None=None, # the rule's options (default `ProjectiveRule()`: the paper's multiplicative rule)
                      stats:dict|None=None, # precomputed `site_moments` of the dense model (data-aware, no calibration pass)
                      cache:dict|None=None, # selections reused across calls on copies of the same dense model ('uniform')
                      allocation:str='uniform', # one of `ALLOCATIONS`: the same fraction in every site, or one budget and one order ('global')
+                     **legacy, # the rule's options as keywords (deprecated: use `rule`)
                     ) -> tuple:
     "Projective pruning of MLP neurons, conv channels and per-head query/key dimensions, with multiplicative or additive redistribution; returns (model, report)."
-    amount, rule = _projective_rule(amount, mode, redistribute, allocation, alpha, beta, gamma, lam)
-    calib = validate_calib(calib, needed=data_aware and stats is None, model=model)
-    chosen = _projective_sites(model, sites, redistribute, data_aware, allocation)
-    stats = _data_stats(model, chosen, calib, stats) if data_aware else None
+    rule, amount = _projective_rule(rule, legacy), validate_amount(amount)
+    if allocation not in ALLOCATIONS: raise ValueError(f"allocation must be one of {ALLOCATIONS}, not {allocation!r}")
+    calib = validate_calib(calib, needed=rule.data_aware and stats is None, model=model)
+    chosen = _projective_sites(model, sites, rule, allocation)
+    stats = _data_stats(model, chosen, calib, stats) if rule.data_aware else None
     rows, n0, t0 = [], param_count(model), time.time()
     units = [s for s in chosen if s.kind != 'qk']
     with guarded(model, calib[0] if calib else None):
@@ -486,6 +499,21 @@ def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / G
     return model, report
 
 # %% ../nbs/05_projective.ipynb #98e2e9da
+class _GreedyQueue:
+    "One group's greedy state as a `RemovalQueue`: the cost of the next unit is its distance over the dense layer's mean distance."
+    def __init__(self, state, alpha:float, n:int):
+        self.state, self.alpha, self.n, self.raw = state, alpha, n, state.scores()
+        self.scale = max(self.raw[torch.isfinite(self.raw)].mean().item(), 1e-300)  # fixed at the dense layer (above)
+        self.removed, self.coefs, self.scores = [], [], []
+    def cost(self) -> float: return (self.raw / self.scale).min().item()
+    def pop(self):
+        j = int(torch.argmin(self.raw))
+        self.removed.append(int(self.state.ids[j])); self.scores.append(self.raw[j].item())
+        self.coefs.append(_remove_one(self.state, j, self.alpha, self.n)); self.raw = self.state.scores()
+    def selection(self, mode:str) -> Selection:
+        return Selection(torch.tensor(self.removed, dtype=torch.long), torch.stack(self.coefs) if self.coefs else torch.zeros(0, self.n, dtype=torch.float64),
+                         torch.tensor(self.scores, dtype=torch.float64), self.n, float(self.alpha), mode)
+
 def select_global(rows:list|None, # each group's producer rows (n_g, m_g); None when `grams` are given
                   n_remove:int, # units to remove in all (every group keeps at least one)
                   mode:str='exact', # 'exact' or 'lazy' greedy state in each group
@@ -505,20 +533,12 @@ def select_global(rows:list|None, # each group's producer rows (n_g, m_g); None 
     ns = [len(s.alive) for s in states]
     if isinstance(n_remove, bool) or not isinstance(n_remove, int) or not 0 <= n_remove <= sum(ns) - k:
         raise ValueError(f"n_remove must be an integer in [0, {sum(ns) - k}] (every group keeps at least one unit), got {n_remove!r}")
-    raw = [s.scores() for s in states]
-    scale = [max(d[torch.isfinite(d)].mean().item(), 1e-300) for d in raw]  # the dense layer's mean distance
-    left, out = list(ns), [([], [], []) for _ in range(k)]
-    for _ in range(n_remove):
-        _, _, g = min(((raw[g] / scale[g]).min().item(), -left[g], g) for g in range(k) if left[g] > 1)
-        j = int(torch.argmin(raw[g]))
-        out[g][0].append(int(states[g].ids[j])); out[g][2].append(raw[g][j].item())
-        out[g][1].append(_remove_one(states[g], j, alpha, ns[g]))
-        left[g] -= 1; raw[g] = states[g].scores()
-    return [Selection(torch.tensor(r, dtype=torch.long), torch.stack(c) if c else torch.zeros(0, n, dtype=torch.float64),
-                      torch.tensor(s, dtype=torch.float64), n, float(alpha), mode) for (r, c, s), n in zip(out, ns)]
+    queues = [_GreedyQueue(s, alpha, n) for s, n in zip(states, ns)]
+    allocate(queues, ns, n_remove)  # the library's one global allocation (`rotprune.select`)
+    return [q.selection(mode) for q in queues]
 
 # %% ../nbs/05_projective.ipynb #qk013
-def _projective_qk(s:Site, amount:float, rule:_Rule, m:Moments|None=None) -> dict:
+def _projective_qk(s:Site, amount:float, rule:ProjectiveRule, m:Moments|None=None) -> dict:
     "Projective pruning of one GPT-2 `qk` site, head by head: the unit is a (query, key) coordinate pair."
     H, d = len(s.group.blocks), s.group.blocks[0]
     r, (Wq, Wk) = keep_count(d, amount), qk.qk_heads(s)
@@ -561,7 +581,7 @@ def _factors(sel:Selection, phi:float, name:str) -> torch.Tensor:
     for q in sel.coefs: u = u * _factor(q, phi, name)
     return u
 
-def _projective_rope(s:Site, amount:float, rule:_Rule) -> dict:
+def _projective_rope(s:Site, amount:float, rule:ProjectiveRule) -> dict:
     "Projective pruning of one Llama-family `qk` site, key/value head by head: the unit is a rotary plane (with its query heads)."
     K, d = len(s.group.blocks), s.group.blocks[0]
     h, rows = d // 2, qk.rope_planes(s)
@@ -588,7 +608,7 @@ def demo(n_calib:int=64, n_eval:int=32, amount:float=0.3) -> list[dict]:
     for what, kw in (('weights only, multiplicative redistribution (paper)', dict(redistribute='multiplicative')),
                      ('data-aware, no redistribution', dict(redistribute=None, data_aware=True)),
                      ('data-aware, additive redistribution', dict(redistribute='additive', data_aware=True))):
-        m, _ = projective_prune(copy.deepcopy(model), calib, amount, sites='mlp', **kw)
+        m, _ = projective_prune(copy.deepcopy(model), calib, amount, sites='mlp', rule=ProjectiveRule(**kw))
         rows.append({'concept': '5 projective', 'what': f'{amount:.0%} of MLP neurons, {what}',
                      'result': f"embedding cosine {embedding_fidelity(ref, embeddings(m, ev)):.3f}, "
                                f"params {n0 / 1e6:.1f}M -> {param_count(m) / 1e6:.1f}M"})

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00e_select.ipynb #f2187f26
 from __future__ import annotations
-import math, operator, time, contextlib, contextvars, copy, tempfile, warnings
+import math, operator, heapq, time, contextlib, contextvars, copy, tempfile, warnings
 from typing import Callable, Protocol, Mapping
 import torch
 from torch import nn
@@ -18,8 +18,8 @@ from .layerwise import rebind_forwards
 # %% auto #0
 __all__ = ['ALLOCATIONS', 'IMPORTANCE', 'NEEDS_STATS', 'OBS_DAMP', 'GROUP_IMPORTANCE', 'REPORT_COLUMNS', 'SNAPSHOT_IN_MEMORY',
            'select_sites', 'validate_amount', 'keep_count', 'amount_for_params', 'top_units', 'Importance',
-           'register_importance', 'unit_scores', 'group_scores', 'site_params', 'make_report', 'probe_row', 'guarded',
-           'validate_calib']
+           'register_importance', 'unit_scores', 'group_scores', 'RemovalQueue', 'SortedQueue', 'allocate',
+           'site_params', 'make_report', 'probe_row', 'guarded', 'validate_calib']
 
 # %% ../nbs/00e_select.ipynb #f42fcd79
 def select_sites(model:nn.Module, # the model whose sites to choose
@@ -169,6 +169,39 @@ def group_scores(score:str, # a name in `IMPORTANCE`
         _check_score(score, m)
         return GROUP_IMPORTANCE[score](W.detach().to(torch.float64).cpu(), m, groups)
     return unit_scores(score, W, m, generator)[groups].sum(1)
+
+# %% ../nbs/00e_select.ipynb #90f6a73e
+class RemovalQueue(Protocol):
+    "A group of units in the order they would be removed: `cost()` of removing the next one (lower goes first); `pop()` removes it."
+    def cost(self) -> float: ...
+    def pop(self) -> None: ...
+
+class SortedQueue:
+    "A `RemovalQueue` over fixed costs, lowest first."
+    def __init__(self, costs): self.costs, self.i = sorted(float(c) for c in costs), 0
+    def cost(self) -> float: return self.costs[self.i]
+    def pop(self): self.i += 1
+
+# %% ../nbs/00e_select.ipynb #64bf9b7c
+def allocate(queues:list, # one `RemovalQueue` per group of units
+             sizes:list, # units in each group (each keeps at least one)
+             budget:float, # what to remove in all: a number of units, or of parameters with `unit_costs`
+             unit_costs:list|None=None, # what one unit of each group is worth against the budget (default 1)
+            ) -> list[int]:
+    "One order over all the groups: the cheapest next unit goes, until `budget` is spent or one unit is left per group; units removed per group."
+    k = len(queues)
+    unit_costs = [1] * k if unit_costs is None else list(unit_costs)
+    if len(sizes) != k or len(unit_costs) != k: raise ValueError(f"give one size and one unit cost per queue ({k}), got {len(sizes)} and {len(unit_costs)}")
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget < 0:
+        raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
+    removed, spent = [0] * k, 0
+    heap = [(queues[g].cost(), 1 - sizes[g], g) for g in range(k) if sizes[g] > 1]  # (cost, -(units left after), group)
+    heapq.heapify(heap)
+    while heap and spent < budget:
+        _, _, g = heapq.heappop(heap)
+        queues[g].pop(); removed[g] += 1; spent += unit_costs[g]
+        if sizes[g] - removed[g] > 1: heapq.heappush(heap, (queues[g].cost(), removed[g] + 1 - sizes[g], g))
+    return removed
 
 # %% ../nbs/00e_select.ipynb #135acff2
 REPORT_COLUMNS = ('site', 'kind', 'width_before', 'width_after', 'params_before', 'params_after', 'score', 'compensation', 'seconds')

@@ -5,6 +5,7 @@
 # %% ../nbs/06a_sparsify.ipynb #1b949dad
 from __future__ import annotations
 import math, time, warnings
+from typing import NamedTuple
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -225,9 +226,13 @@ def shared_inputs(block:nn.Module, # a transformer block
     return list(groups.values())
 
 # %% ../nbs/06a_sparsify.ipynb #a7f075b5
-def _prune_one(name, mod, H, method, amount, nm, pattern, kw, shares=None) -> dict:
+class _Target(NamedTuple):
+    "What every layer is pruned to: the method, the fraction or N:M pattern (and its label), the method's options."
+    method:str; amount:float; nm:tuple|None; pattern:str; kw:dict
+
+def _prune_one(name, mod, H, target:_Target, shares=None) -> dict:
     "Prune one weight layer in place with Gram (or diagonal) H; its report row."
-    t = time.time()
+    t, (method, amount, nm, pattern, kw) = time.time(), target
     W = weight_matrix(mod)
     set_weight_matrix(mod, PRUNERS[method](W, None if H is None else H.to(W.device), amount, nm, **kw))
     zeros = int((mod.weight == 0).sum())
@@ -236,16 +241,16 @@ def _prune_one(name, mod, H, method, amount, nm, pattern, kw, shares=None) -> di
             'score': method, 'compensation': 'OBS' if method == 'sparsegpt' else None, 'seconds': time.time() - t,
             'pattern': pattern, 'sparsity': zeros / W.numel(), 'shares_input_with': shares}
 
-def _prune_layer(step, method, amount, nm, pattern, kw) -> list[dict]:
+def _prune_layer(step, target:_Target) -> list[dict]:
     "Prune every linear of one layerwise step in place; one report row per linear."
-    lin, rows = linears(step.block), []
+    lin, rows, method = linears(step.block), [], target.method
     groups = shared_inputs(step.block, BlockRunner(step.block, step.inputs))
     st = step.moments({g[0]: [Tap(lin[g[0]], 'input')] for g in groups}, {g[0]: in_features(lin[g[0]]) for g in groups},
                       diagonal=(method != 'sparsegpt'))
     for g in groups:
         m = st[g[0]]
         H = m.gram if method == 'sparsegpt' else m.sq_sum  # Wanda and magnitude need only the diagonal
-        rows += [_prune_one(f'layer{step.index}.{n}', lin[n], H, method, amount, nm, pattern, kw,
+        rows += [_prune_one(f'layer{step.index}.{n}', lin[n], H, target,
                             ', '.join(x for x in g if x != n) or None) for n in g]
     return rows
 
@@ -294,9 +299,10 @@ def sparsify(model:nn.Module, # a transformer of a family in `rotprune.arch`, or
     pattern = f'{nm[0]}:{nm[1]}' if nm else f'{amount:.0%}'
     if amount > 0:
         with guarded(model, probe=calib[0]):
-            if ad.family == 'sequential': rows = _prune_chain(model, calib, method, amount, nm, pattern, kw, progress)
+            target = _Target(method, amount, nm, pattern, kw)
+            if ad.family == 'sequential': rows = _prune_chain(model, calib, target, progress)
             else:
-                for step in layerwise(model, calib, progress=progress): rows += _prune_layer(step, method, amount, nm, pattern, kw)
+                for step in layerwise(model, calib, progress=progress): rows += _prune_layer(step, target)
     removed = sum(r['params_before'] - r['params_after'] for r in rows)
     report = make_report(rows, before, before - removed); report.attrs['left dense'] = dense
     return model, report
@@ -362,20 +368,20 @@ def _update(st:Moments, rows:torch.Tensor, chunk:int=1 << 16):
     for r in rows.split(chunk): st.update(r)  # chunks: the float64 copy of a conv's patches can be large
 
 @torch.no_grad()
-def _prune_chain(model, calib, method, amount, nm, pattern, kw, progress=False) -> list[dict]:
+def _prune_chain(model, calib, target:_Target, progress=False) -> list[dict]:
     "Prune every Linear/Conv2d of an nn.Sequential in forward order, each on the inputs the pruned layers before it give."
-    xs = [chain_input(b, i) for i, b in enumerate(calib)] if method != 'magnitude' else []  # magnitude needs no data
+    xs = [chain_input(b, i) for i, b in enumerate(calib)] if target.method != 'magnitude' else []  # magnitude needs no data
     rows, was = [], model.training
     model.eval()
     try:
         for name, mod in tqdm(layer_chain(model), desc='layers', disable=not progress, leave=False):
             if isinstance(mod, (nn.Linear, nn.Conv2d)):
-                if method == 'sparsegpt':
+                if target.method == 'sparsegpt':
                     st = Moments(weight_columns(mod), device=mod.weight.device, name=name)
                     for x in xs: _update(st, weight_inputs(mod, x))
                     H = st.gram
                 else: H = sum(sq_sums(mod, x) for x in xs) if xs else None  # Wanda needs only Σ x², magnitude nothing
-                rows.append(_prune_one(name, mod, H, method, amount, nm, pattern, kw))
+                rows.append(_prune_one(name, mod, H, target))
             xs = [mod(x) for x in xs]
     finally: model.train(was)
     return rows

@@ -3,7 +3,7 @@ import copy
 import pytest
 import torch
 from torch import nn
-from rotprune.projective import projective_prune, select_global, select_projective
+from rotprune.projective import ProjectiveRule, projective_prune, select_global, select_projective
 from rotprune.select import keep_count
 
 torch.set_num_threads(1)
@@ -20,7 +20,7 @@ def _mlp(seed=0):
 def test_global_removes_the_requested_total(amount, redistribute):
     m = _mlp()
     x = torch.randn(64, 8, dtype=torch.float64)
-    pm, rep = projective_prune(m, [x], amount, redistribute=redistribute, allocation='global')
+    pm, rep = projective_prune(m, [x], amount, rule=ProjectiveRule(redistribute=redistribute), allocation='global')
     total = rep.width_before.sum()
     assert rep.width_after.sum() == keep_count(int(total), amount)
     assert rep.attrs['allocation'] == 'global' and (rep.allocation == 'global').all()
@@ -39,8 +39,8 @@ def test_identical_layers_give_the_uniform_allocation():
     lin = nn.Sequential(nn.Linear(30, 20), nn.ReLU(), nn.Linear(20, 30), nn.ReLU(), nn.Linear(30, 20), nn.ReLU(), nn.Linear(20, 2)).double()
     with torch.no_grad():
         lin[0].weight.copy_(W); lin[4].weight.copy_(W); lin[0].bias.zero_(); lin[4].bias.zero_()
-    g, rg = projective_prune(copy.deepcopy(lin), amount=0.35, sites=['0', '4'], redistribute=None, lam=1e-9, allocation='global')
-    u, ru = projective_prune(copy.deepcopy(lin), amount=0.35, sites=['0', '4'], redistribute=None, lam=1e-9)
+    g, rg = projective_prune(copy.deepcopy(lin), amount=0.35, sites=['0', '4'], rule=ProjectiveRule(redistribute=None, lam=1e-9), allocation='global')
+    u, ru = projective_prune(copy.deepcopy(lin), amount=0.35, sites=['0', '4'], rule=ProjectiveRule(redistribute=None, lam=1e-9))
     assert rg.width_after.tolist() == ru.width_after.tolist() == [keep_count(20, 0.35)] * 2
     for a, b in zip(g.state_dict().values(), u.state_dict().values()): assert torch.equal(a, b)
 
@@ -70,8 +70,8 @@ def test_bad_input_leaves_the_model_untouched():
 def test_global_on_a_chain_writes_the_current_rows():
     "Zero shares make the multiplicative rule pure selection: it must equal redistribute=None (rows re-read after upstream sites lost units)."
     m, x = _mlp(2), torch.randn(32, 8, dtype=torch.float64)
-    a, _ = projective_prune(copy.deepcopy(m), [x], 0.4, alpha=0., beta=0., gamma=0., allocation='global')
-    b, _ = projective_prune(copy.deepcopy(m), [x], 0.4, redistribute=None, allocation='global')
+    a, _ = projective_prune(copy.deepcopy(m), [x], 0.4, rule=ProjectiveRule(alpha=0., beta=0., gamma=0.), allocation='global')
+    b, _ = projective_prune(copy.deepcopy(m), [x], 0.4, rule=ProjectiveRule(redistribute=None), allocation='global')
     for u, v in zip(a.state_dict().values(), b.state_dict().values()): assert torch.equal(u, v)
-    c, _ = projective_prune(copy.deepcopy(m), [x], 0.4, redistribute='multiplicative', allocation='global')
+    c, _ = projective_prune(copy.deepcopy(m), [x], 0.4, rule=ProjectiveRule(redistribute='multiplicative'), allocation='global')
     assert torch.isfinite(c(x)).all()

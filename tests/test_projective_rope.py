@@ -8,7 +8,7 @@ from rotprune.invariance import find_sites
 from rotprune.arch import set_qk_planes, LlamaQKSlimAttention, RopeQKSlimAttention, config_describes_weights, layer_shapes
 from rotprune.pipeline import check_roundtrips
 from rotprune.qk import qk_prune
-from rotprune.projective import projective_prune
+from rotprune.projective import ProjectiveRule, projective_prune
 from rotprune.select import keep_count
 
 torch.set_num_threads(1)
@@ -93,7 +93,7 @@ def test_save_and_load_in_a_fresh_process_is_bitwise():
 def test_pruning_entry_points():
     ref = tiny_model('llama')
     for f in (lambda m, a: qk_prune(m, BS, a, 'norm'), lambda m, a: qk_prune(m, BS, a, 'random'),
-              lambda m, a: projective_prune(m, BS, a, sites='qk'), lambda m, a: projective_prune(m, BS, a, sites='qk', redistribute=None, mode='lazy')):
+              lambda m, a: projective_prune(m, BS, a, sites='qk'), lambda m, a: projective_prune(m, BS, a, sites='qk', rule=ProjectiveRule(redistribute=None, mode='lazy'))):
         m = copy.deepcopy(ref); f(m, 0.)
         assert _same(m, ref) and type(m.model.layers[0].self_attn).__name__ == 'LlamaAttention'
         m, rep = f(copy.deepcopy(ref), 0.3)
@@ -103,7 +103,7 @@ def test_pruning_entry_points():
 
 
 def test_selection_only_keeps_the_kept_planes_weights():
-    m0 = tiny_model('llama'); m, _ = projective_prune(copy.deepcopy(m0), BS, 0.5, sites='layer0.qk', redistribute=None)
+    m0 = tiny_model('llama'); m, _ = projective_prune(copy.deepcopy(m0), BS, 0.5, sites='layer0.qk', rule=ProjectiveRule(redistribute=None))
     a, a0 = m.model.layers[0].self_attn, m0.model.layers[0].self_attn
     P = a.qk_planes.long()
     assert torch.equal(a.k_proj.weight, a0.k_proj.weight[_keep(P)])
@@ -117,8 +117,8 @@ def test_bad_input_leaves_the_model_unchanged():
            (lambda: set_qk_planes(m.model.layers[0].self_attn, torch.tensor([[0, 0], [1, 2]])), 'ascending'),
            (lambda: set_qk_planes(m.model.layers[0].mlp, torch.arange(2)[None]), 'rotary-plane pruning supports'),
            (lambda: qk_prune(m, BS, 0.3, 'svd'), 'not valid with RoPE'), (lambda: qk_prune(m, BS, 0.3, 'svd-data'), 'not valid with RoPE'),
-           (lambda: projective_prune(m, BS, 0.3, sites='qk', redistribute='additive'), 'not exact between rotary planes'),
-           (lambda: projective_prune(m, BS, 0.3, sites='qk', data_aware=True), 'data-aware'),
+           (lambda: projective_prune(m, BS, 0.3, sites='qk', rule=ProjectiveRule(redistribute='additive')), 'not exact between rotary planes'),
+           (lambda: projective_prune(m, BS, 0.3, sites='qk', rule=ProjectiveRule(data_aware=True)), 'data-aware'),
            (lambda: projective_prune(m, BS, 0.3, sites='qk', allocation='global'), "allocation='global' covers"),
            (lambda: qk_prune(m, BS, 1.0, 'norm'), 'amount must be')]
     for f, msg in bad:
