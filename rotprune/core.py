@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #4427aaf9
 from __future__ import annotations
-import os, json, contextvars, functools, warnings
+import os, json, contextvars, dataclasses, functools, warnings
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence, Mapping
 import torch
@@ -17,7 +17,8 @@ __all__ = ['OFFLOADED_OK', 'random_orthogonal', 'orthogonality_error', 'is_ortho
            'rotate_out', 'rotate_in', 'select_out', 'select_in', 'select_features', 'weight_matrix',
            'set_weight_matrix', 'add_to_bias', 'as_matrix', 'model_device', 'to_device', 'check_calib', 'check_batch',
            'run_batch', 'Moments', 'Tap', 'collect_moments', 'under_test', 'mode', 'is_full', 'default_device',
-           'rehearsal_scale', 'full_size', 'train_seed', 'verdict', 'claim', 'renamed_args', 'moved_names']
+           'rehearsal_scale', 'full_size', 'train_seed', 'verdict', 'claim', 'renamed_args', 'grouped_args',
+           'moved_names']
 
 # %% ../nbs/00_core.ipynb #75685185
 def random_orthogonal(n:int, # size of the matrix
@@ -409,6 +410,26 @@ def renamed_args(**renames): # old keyword name='new keyword name'
                 kw[new] = kw.pop(old)
             return f(*args, **kw)
         g.renamed_args = dict(renames)
+        return g
+    return deco
+
+# %% ../nbs/00_core.ipynb #0e3edb29
+def grouped_args(param:str, # the options parameter, e.g. 'rule'
+                 cls:type, # the dataclass whose fields it gathers
+                ) -> Callable:
+    "Decorator: accept the fields of `cls` as keyword arguments for one more release, folded into `param` with a `DeprecationWarning`."
+    fields = [f.name for f in dataclasses.fields(cls)]
+    def deco(f):
+        @functools.wraps(f)
+        def g(*args, **kw):
+            old = {k: kw.pop(k) for k in fields if k in kw}
+            if old:
+                if kw.get(param) is not None: raise TypeError(f"{f.__name__}() got {param}= and loose {param} options {sorted(old)}: pass only {param}=")
+                warnings.warn(f"{f.__name__}({', '.join(k + '=' for k in old)}...) is deprecated and will be removed in the next release: "
+                              f"use {param}={cls.__name__}({', '.join(k + '=' for k in old)}...)", DeprecationWarning, stacklevel=2)
+                kw[param] = cls(**old)
+            return f(*args, **kw)
+        g.grouped_args = (param, cls)
         return g
     return deco
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import orthogonal
 import pandas as pd
-from .core import Tap, collect_moments, weight_matrix, in_features, out_features, orthogonality_error, rotate_in, rotate_out
+from .core import grouped_args, Tap, collect_moments, weight_matrix, in_features, out_features, orthogonality_error, rotate_in, rotate_out
 from .invariance import fuse_norms, find_sites, rotate_sites, Sites
 from .arch import get_adapter, LayerWrapper
 from .layerwise import layerwise
@@ -309,16 +309,13 @@ class RotationTraining:
     checkpoints:tuple=() # also keep the best rotations so far at these steps (report.attrs['history'])
     def __post_init__(self): _check_training(0, self.lr, self.clip); object.__setattr__(self, 'checkpoints', tuple(self.checkpoints))
 
-def _training(training, legacy:dict) -> RotationTraining:
-    "`training`, or one made from the keywords of the previous release (with a `DeprecationWarning`)."
-    fields = [f.name for f in dataclasses.fields(RotationTraining)]
-    if set(legacy) - set(fields): raise TypeError(f"denoise_rotate() got unexpected keyword arguments {sorted(set(legacy) - set(fields))}")
-    if legacy and training is not None: raise ValueError(f"give the training options in `training` or as keywords, not both (got training and {sorted(legacy)})")
-    if legacy: warnings.warn(f"denoise_rotate({', '.join(k + '=' for k in legacy)}...) is deprecated: pass training=RotationTraining(...); "
-                             "the keywords go in the next release", DeprecationWarning, stacklevel=3)
-    if training is not None and not isinstance(training, RotationTraining): raise ValueError(f"training must be a RotationTraining, got {type(training).__name__}")
-    return training or RotationTraining(**legacy)
+def _training(training) -> RotationTraining:
+    "`training`, or the default; a `ValueError` for anything else."
+    if training is None: return RotationTraining()
+    if not isinstance(training, RotationTraining): raise ValueError(f"training must be a RotationTraining, got {type(training).__name__}")
+    return training
 
+@grouped_args('training', RotationTraining)  # the training options as keywords: the previous release's spelling, for one more release
 def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential network (changed in place: rotations merged)
                    calib, # calibration batches
                    score:str='wanda', # the pruner whose importance to concentrate: one of `SCORES`
@@ -327,10 +324,9 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential
                    heads:bool=True, # Llama: also learn R2 per key/value head
                    training:RotationTraining|None=None, # how to learn (default `RotationTraining()`: the paper's optimiser)
                    cache:str|Path|None=None, # a file: reuse rotations trained for the same weights, data and settings
-                   **legacy, # the training options as keywords (deprecated: use `training`)
                   ):
     "Learn the entropy-minimising rotations (Llama: R1 of the residual stream, R2 of the value heads; Sequential: every site), merge them; returns (model, report)."
-    t = _training(training, legacy)
+    t = _training(training)
     ad = _check_denoise(model, score, steps, t.lr, t.clip, placement)
     calib, dtype = validate_calib(calib, model=model), t.dtype
     chain = dict(kind='sequential', score=score, steps=steps, lr=t.lr, clip=t.clip, damp=t.damp, checkpoints=t.checkpoints, dtype=str(dtype))

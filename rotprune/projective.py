@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 import pandas as pd
-from .core import weight_matrix, set_weight_matrix, add_to_bias, as_matrix, moved_names, Moments
+from .core import grouped_args, weight_matrix, set_weight_matrix, add_to_bias, as_matrix, moved_names, Moments
 from .invariance import Site, Sites, find_sites, site_moments
 from .select import (select_sites, validate_amount, keep_count, make_report, site_params, guarded, validate_calib,
                              ALLOCATIONS, allocate)
@@ -408,16 +408,8 @@ class ProjectiveRule:
     @property
     def a(self) -> float: return float(self.alpha) if self.redistribute == 'multiplicative' else 0.  # the share the greedy state uses
 
-_RULE_FIELDS = ('mode', 'redistribute', 'alpha', 'beta', 'gamma', 'lam', 'data_aware')
-
-def _projective_rule(rule, legacy:dict) -> ProjectiveRule:
-    "The rule: `rule`, or one made from the keywords of the previous release (with a `DeprecationWarning`)."
-    if set(legacy) - set(_RULE_FIELDS): raise TypeError(f"projective_prune() got unexpected keyword arguments {sorted(set(legacy) - set(_RULE_FIELDS))}")
-    if legacy:
-        if rule is not None: raise ValueError(f"give the rule's options in `rule` or as keywords, not both (got rule and {sorted(legacy)})")
-        warnings.warn(f"projective_prune({', '.join(k + '=' for k in legacy)}...) is deprecated: pass rule=ProjectiveRule({', '.join(k + '=' for k in legacy)}...); "
-                      "the keywords go in the next release", DeprecationWarning, stacklevel=3)
-        return ProjectiveRule(**legacy)
+def _projective_rule(rule) -> ProjectiveRule:
+    "`rule`, or the default rule; a `ValueError` for anything else."
     if rule is None: return ProjectiveRule()
     if not isinstance(rule, ProjectiveRule): raise ValueError(f"rule must be a ProjectiveRule, got {type(rule).__name__}")
     return rule
@@ -469,6 +461,7 @@ def _site_row(s:Site, amount:float, rule:ProjectiveRule, m:Moments|None, sels:di
             'allocation': allocation, 'max removed distance': sel.scores.max().item() if len(sel.removed) else 0.}
 
 # %% ../nbs/05_projective.ipynb #ca6b528f
+@grouped_args('rule', ProjectiveRule)  # the rule's options as keywords: the previous release's spelling, for one more release
 def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / GPT-2 / Llama-family model (changed in place)
                      calib=None, # calibration batches: needed with `rule.data_aware` (and used to probe the result)
                      amount:float=0.3, # fraction of the units to remove, in [0, 1): of each site ('uniform') or of all of them ('global')
@@ -477,10 +470,9 @@ def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / G
                      stats:dict|None=None, # precomputed `site_moments` of the dense model (data-aware, no calibration pass)
                      cache:dict|None=None, # selections reused across calls on copies of the same dense model ('uniform')
                      allocation:str='uniform', # one of `ALLOCATIONS`: the same fraction in every site, or one budget and one order ('global')
-                     **legacy, # the rule's options as keywords (deprecated: use `rule`)
                     ) -> tuple:
     "Projective pruning of MLP neurons, conv channels and per-head query/key dimensions, with multiplicative or additive redistribution; returns (model, report)."
-    rule, amount = _projective_rule(rule, legacy), validate_amount(amount)
+    rule, amount = _projective_rule(rule), validate_amount(amount)
     if allocation not in ALLOCATIONS: raise ValueError(f"allocation must be one of {ALLOCATIONS}, not {allocation!r}")
     calib = validate_calib(calib, needed=rule.data_aware and stats is None, model=model)
     chosen = _projective_sites(model, sites, rule, allocation)
