@@ -109,7 +109,7 @@ def save_pruned(model:nn.Module, # a (pruned) Hugging Face model of a family in 
         shutil.rmtree(tmp, ignore_errors=True); raise
     return path
 
-# %% ../nbs/07_pipeline.ipynb #9c551312
+# %% ../nbs/07_pipeline.ipynb #c02ffbab
 def verify_saved(path, # a directory written by `save_pruned`
                 ) -> dict|None:
     "Check every file the manifest of `path` lists (size and sha256); return the manifest, or None for a directory without one."
@@ -128,6 +128,7 @@ def verify_saved(path, # a directory written by `save_pruned`
             raise ValueError(f"{path}: {name} is not the file that was saved (size or sha256 differs: changed or damaged); refusing to load")
     return man
 
+# %% ../nbs/07_pipeline.ipynb #26811b6c
 def _weight_files(path:Path, manifest:dict|None) -> list:
     "The weight files a saved directory holds: those its manifest lists, else those its index names, else model.safetensors."
     if manifest is not None: files = sorted(n for n in manifest['files'] if n.endswith('.safetensors'))
@@ -380,7 +381,7 @@ def global_amounts(model:nn.Module, # the model (not modified)
     return {s.name: r / n for s, r, n in zip(chosen, removed, sizes)}
 
 
-# %% ../nbs/07_pipeline.ipynb #712d88ad
+# %% ../nbs/07_pipeline.ipynb #311dcd20
 RENAMED_RECIPES = {'magnitude': 'magnitude-sp'}  # old preset name -> new: names say structured ('-sp') or not
 
 def get_recipe(recipe) -> Recipe:
@@ -393,6 +394,7 @@ def get_recipe(recipe) -> Recipe:
     if recipe not in RECIPES: raise ValueError(f"unknown recipe {recipe!r}; presets: {sorted(RECIPES)}")
     return RECIPES[recipe]
 
+# %% ../nbs/07_pipeline.ipynb #7674bdb1
 def _structured(model, calib, r:Recipe, amount, progress):
     from rotprune.procrustes import rcpu_prune, rcpu_stats
     if r.basis == 'pca-per-block':
@@ -427,6 +429,7 @@ def layer_by_layer(r:Recipe) -> bool:
     "Whether `r` reads and changes one block at a time (so it accepts a model offloaded by accelerate)."
     return r.basis == 'identity' and r.score != 'projective'
 
+# %% ../nbs/07_pipeline.ipynb #8ca3ee7b
 SEQUENTIAL_RECIPES = "'projective' (neurons or channels, structured), 'magnitude-50', 'wanda', 'sparsegpt' and N:M 'sparsegpt-2:4' (unstructured), and 'cob' or 'denoise-*' on networks whose sites admit rotations (TSRA, RMSNorm: chapters 2-3)"
 
 def _for_sequential(r:Recipe, sites_given:bool) -> Recipe:
@@ -486,7 +489,7 @@ def combinations(score:str='variance') -> 'pd.DataFrame':
                 rows.append({'basis': b, 'compensation': c, 'granularity': g, 'verdict': why})
     return pd.DataFrame(rows)
 
-# %% ../nbs/07_pipeline.ipynb #1a12f5c9
+# %% ../nbs/07_pipeline.ipynb #de4c0dff
 def offload_kwargs(max_memory, # one size for the execution device ('2GiB'; a GPU if there is one, else the RAM), or accelerate's {device: size}
                    offload_folder=None, # where accelerate and rotprune put what does not fit (default: a temporary directory)
                   ) -> dict:
@@ -495,6 +498,7 @@ def offload_kwargs(max_memory, # one size for the execution device ('2GiB'; a GP
     if isinstance(max_memory, str): max_memory = {0 if torch.cuda.is_available() else 'cpu': max_memory}
     return {'device_map': 'auto', 'max_memory': dict(max_memory), 'offload_folder': str(offload_folder or tempfile.mkdtemp(prefix='rotprune-offload-'))}
 
+# %% ../nbs/07_pipeline.ipynb #1728a5d8
 def load_named(name:str, # see below
                max_memory=None, # load a hub id or plain directory offloaded: see `offload_kwargs`
                offload_folder=None, # with `max_memory`
@@ -532,6 +536,7 @@ def load_named(name:str, # see below
     try: return hf_model(name, causal=True)
     except (ValueError, KeyError): return hf_model(name, causal=False)
 
+# %% ../nbs/07_pipeline.ipynb #53e04bd5
 def calibration(source:str, # 'pydoc' (offline), 'wikitext2' (online), or the path of a text file
                 tokenizer, # the model's tokenizer
                 n:int=256, # passages (windows for wikitext2)
@@ -553,6 +558,7 @@ def calibration(source:str, # 'pydoc' (offline), 'wikitext2' (online), or the pa
     if tokenizer.pad_token is None: tokenizer.pad_token = tokenizer.eos_token
     return text_batches(tokenizer, texts, batch_size=16, max_length=max_length)
 
+# %% ../nbs/07_pipeline.ipynb #e9b6ae42
 def _fingerprint(model:nn.Module, cfg=None) -> dict:
     "What identifies a dense model: class, family, depth, width, vocabulary, and a hash of its input embeddings (another training run or revision has others)."
     cfg = cfg if cfg is not None else model.config
@@ -594,6 +600,7 @@ def prune_to_dir(name:str, # a model name for `load_named`
         if made is not None: made.cleanup()
     return report
 
+# %% ../nbs/07_pipeline.ipynb #a638d035
 def evaluate_dir(path, # a directory written by `prune_to_dir` (or any model directory)
                  n_eval:int=40, # held-out passages
                  batch_sizes=(1, 32), # latency batch sizes (sequences of 128 tokens)
