@@ -419,7 +419,7 @@ def rotation_study(model:nn.Module, # a Llama-family decoder or an nn.Sequential
 # %% ../nbs/06_entropy.ipynb #f99c043a
 def rotatable_sites(model:nn.Sequential) -> Sites:
     "The sites of an nn.Sequential whose group has an orthogonal block larger than 1: where a rotation can move importance."
-    return Sites([s for s in find_sites(model) if s.group.kind == 'orthogonal' and max(s.group.blocks) > 1])
+    return Sites([s for s in find_sites(model) if s.group.matrices == 'orthogonal' and max(s.group.blocks) > 1])
 
 def _layout(mod:nn.Module, site, name:str) -> int:
     "K, the columns per site coordinate of `mod`'s weight matrix (kernel offsets, or flattened pixels); checks the layout."
@@ -480,7 +480,7 @@ def merge_site_rotations(model:nn.Sequential, # the network (changed in place)
     for n, r in R.items():
         r, g = torch.as_tensor(r).detach().to(torch.float64).cpu(), sites[n].group
         ok, why = g.contains(r, atol=1e-4)  # float32 training drift is allowed: the polar factor below is exact
-        if not ok or g.kind != 'orthogonal': raise ValueError(f"site {n!r} ({sites[n].kind}) admits only {g}: {why or 'not a rotation group'}")
+        if not ok or g.matrices != 'orthogonal': raise ValueError(f"site {n!r} ({sites[n].kind}) admits only {g}: {why or 'not a rotation group'}")
         mats[n] = torch.block_diag(*[_polar(r[a:b, a:b]) for a, b in zip(g.offsets, g.offsets[1:])])
     for n, r in mats.items(): sites[n].rotate(r)
     return model

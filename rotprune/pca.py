@@ -43,8 +43,8 @@ def uncentered_pca(stats:Moments, # streaming moments of the site (float64 Gram 
     if stats.count == 0: raise ValueError(f"{stats.name}: no calibration samples")
     if group is None: group = Group.orthogonal(d)
     if group.width != d: raise ValueError(f"{stats.name}: group of width {group.width} for a site of width {d}")
-    if group.kind != 'orthogonal':
-        raise ValueError(f"{stats.name}: the group {group} ({group.kind}) does not contain an eigenbasis; "
+    if group.matrices != 'orthogonal':
+        raise ValueError(f"{stats.name}: the group {group} ({group.matrices}) does not contain an eigenbasis; "
                          "uncentred PCA needs orthogonal blocks")
     G = stats.gram.detach().to(torch.float64).cpu()
     M = stats.cov * stats.count if centered else G
@@ -68,7 +68,7 @@ def direction_importance(stats:Moments, # streaming moments of the site
 # %% ../nbs/03_pca.ipynb #d3fcb257
 def _admissible(site:Site) -> str:
     "Why `site` cannot take a PCA basis ('' if it can)."
-    if site.group.kind != 'orthogonal': return f"its group {site.group} admits only {site.group.kind} basis changes"
+    if site.group.matrices != 'orthogonal': return f"its group {site.group} admits only {site.group.matrices} basis changes"
     return ''
 
 def cob_sites(model:nn.Module, # the model

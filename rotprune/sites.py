@@ -17,17 +17,17 @@ from .core import (random_orthogonal, orthogonality_error, rotate_out, rotate_in
 __all__ = ['Group', 'RMSNorm', 'module_group', 'Port', 'Site', 'sequential_sites', 'RMSNormLinear', 'Sites']
 
 # %% ../nbs/01_invariance.ipynb #2782df58
-_KINDS = ('orthogonal', 'rope', 'permutation')  # from largest to smallest
+_MATRICES = ('orthogonal', 'rope', 'permutation')  # from largest group to smallest
 
 @dataclass(frozen=True)
 class Group:
-    "A group of orthogonal matrices on a hidden space: `kind` within each of the diagonal `blocks`."
-    kind: str  # 'orthogonal', 'rope' or 'permutation'
+    "A group of orthogonal matrices on a hidden space: `matrices` within each of the diagonal `blocks`."
+    matrices: str  # 'orthogonal' (any), 'rope' (rotations of RoPE planes) or 'permutation'
     blocks: tuple  # block sizes, in order; they sum to the width
 
     def __post_init__(self):
-        if self.kind not in _KINDS: raise ValueError(f"unknown group kind {self.kind!r}; expected one of {_KINDS}")
-        if self.kind == 'rope' and any(b % 2 for b in self.blocks): raise ValueError("rope blocks must have even size")
+        if self.matrices not in _MATRICES: raise ValueError(f"unknown group {self.matrices!r}; a group's matrices are one of {_MATRICES}")
+        if self.matrices == 'rope' and any(b % 2 for b in self.blocks): raise ValueError("rope blocks must have even size")
         object.__setattr__(self, 'blocks', tuple(int(b) for b in self.blocks))
 
     @classmethod
@@ -38,12 +38,17 @@ class Group:
     def rope(cls, n:int, blocks:int=1): return cls('rope', (n // blocks,) * blocks)
 
     @property
+    def kind(self) -> str:
+        "The previous release's name of `matrices` (a `Site` has a `kind`: what its units are)."
+        warnings.warn("Group.kind is now Group.matrices; Group.kind goes in the next release", DeprecationWarning, stacklevel=2)
+        return self.matrices
+    @property
     def width(self) -> int: return sum(self.blocks)
     @property
     def offsets(self) -> list[int]: return [sum(self.blocks[:i]) for i in range(len(self.blocks) + 1)]
 
     def __str__(self):
-        def one(b): return f"SO(2)^{b // 2}" if self.kind == 'rope' else f"{'O' if self.kind == 'orthogonal' else 'S'}({b})"
+        def one(b): return f"SO(2)^{b // 2}" if self.matrices == 'rope' else f"{'O' if self.matrices == 'orthogonal' else 'S'}({b})"
         nb, b0 = len(self.blocks), self.blocks[0]
         if nb == 1: return one(b0)
         if all(b == b0 for b in self.blocks): return f"{nb} x {one(b0)}"
@@ -70,10 +75,10 @@ def _group_contains(self, R:torch.Tensor, atol:float|None=None) -> tuple[bool, s
     for i in range(len(self.blocks)): mask[off[i]:off[i + 1], off[i]:off[i + 1]] = True
     if _absmax(R[~mask]) > atol:
         return False, f"the matrix mixes blocks {list(self.blocks)} (it must be block-diagonal)"
-    if self.kind == 'permutation':
+    if self.matrices == 'permutation':
         if not ((R.abs() < atol) | ((R - 1).abs() < atol)).all():
             return False, "the matrix is not a permutation matrix (entries must be 0 or 1)"
-    if self.kind == 'rope':
+    if self.matrices == 'rope':
         allowed = torch.zeros(n, n, dtype=torch.bool)
         for i, b in enumerate(self.blocks):
             for p, q in _rope_planes(b, off[i]): allowed[p, p] = allowed[p, q] = allowed[q, p] = allowed[q, q] = True
@@ -92,8 +97,8 @@ def _group_random(self, generator:torch.Generator|None=None, dtype=torch.float64
     R = torch.zeros(n, n, dtype=torch.float64)
     for i, b in enumerate(self.blocks):
         s = slice(off[i], off[i + 1])
-        if self.kind == 'orthogonal': R[s, s] = random_orthogonal(b, generator=generator)
-        elif self.kind == 'permutation': R[s, s] = torch.eye(b, dtype=torch.float64)[torch.randperm(b, generator=generator)]
+        if self.matrices == 'orthogonal': R[s, s] = random_orthogonal(b, generator=generator)
+        elif self.matrices == 'permutation': R[s, s] = torch.eye(b, dtype=torch.float64)[torch.randperm(b, generator=generator)]
         else:
             for p, q in _rope_planes(b, off[i]):
                 t = torch.rand((), generator=generator, dtype=torch.float64) * 2 * math.pi
@@ -101,14 +106,14 @@ def _group_random(self, generator:torch.Generator|None=None, dtype=torch.float64
     return R.to(dtype)
 
 def _group_meet(self, other:Group) -> Group:
-    "The intersection of two groups on the same space: the smaller kind on the common refinement of the blocks."
+    "The intersection of two groups on the same space: the smaller group's matrices on the common refinement of the blocks."
     if other.width != self.width: raise ValueError(f"cannot intersect groups of widths {self.width} and {other.width}")
     cuts = sorted(set(self.offsets) | set(other.offsets))
     blocks = tuple(b - a for a, b in zip(cuts, cuts[1:]))
-    kind = max(self.kind, other.kind, key=_KINDS.index)
-    if 'rope' in (self.kind, other.kind) and blocks != (self.blocks if self.kind == 'rope' else other.blocks):
-        kind = 'permutation'  # RoPE planes split by a block boundary: stay safe
-    return Group(kind, blocks)
+    matrices = max(self.matrices, other.matrices, key=_MATRICES.index)
+    if 'rope' in (self.matrices, other.matrices) and blocks != (self.blocks if self.matrices == 'rope' else other.blocks):
+        matrices = 'permutation'  # RoPE planes split by a block boundary: stay safe
+    return Group(matrices, blocks)
 
 Group.contains, Group.random, Group.meet = _group_contains, _group_random, _group_meet
 
@@ -214,7 +219,7 @@ def _site_rotate(self:Site, R:torch.Tensor) -> Site:
     R = R.to(torch.float64)
     for p in self.producers: rotate_out(p.module, R, p.index)
     for p in self.consumers: rotate_in(p.module, R, p.index)
-    if self.group.kind == 'permutation':  # per-feature state in between (norm statistics, a TSRA split) moves along
+    if self.group.matrices == 'permutation':  # per-feature state in between (norm statistics, a TSRA split) moves along
         perm = R.abs().argmax(0)  # h'[j] = h[perm[j]]
         for m in self.between:
             if hasattr(m, 'select_features_'): m.select_features_(perm)

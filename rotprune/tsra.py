@@ -9,7 +9,7 @@ from collections import OrderedDict
 from pathlib import Path
 import torch
 from torch import nn
-from .core import train_seed
+from .core import train_seed, renamed_args
 from .invariance import Group, find_sites, rotate_sites
 from .data import cache_dir
 from .bench import lr_schedule, random_crop_flip, train_classifier  # (re-exported from here too)
@@ -212,10 +212,11 @@ def cifar10_splits(val_size:int|None=None, # default 5,000 (`full_size`: fewer i
 CIFAR_RECIPES = {'tsra': dict(optimizer='adamw', lr=1e-3, weight_decay=5e-4, warmup=1000),
                  'relu': dict(optimizer='sgd', lr=0.1, weight_decay=5e-4, warmup=0)}
 
-def train_cifar10(kind:str='tsra', # 'tsra' or 'relu'
+@renamed_args(kind='activation')
+def train_cifar10(activation:str='tsra', # 'tsra' (the paper's) or 'relu' (the control)
                   steps:int=120_000, # the authors train for 120k steps
                   data:dict|None=None, # default: cifar10_splits()
-                  path=None, # checkpoint file (default: cache_dir() / f'{kind}_vgg16_cifar10.pt')
+                  path=None, # checkpoint file (default: cache_dir() / f'{activation}_vgg16_cifar10.pt')
                   width:float|None=None, # default 1.0 (1/16 in the rehearsal: a stand-in VGG, as small as the hub stand-ins)
                   batch_size:int|None=None, eval_every:int|None=None, # default 1,024 and 200 (`full_size`: fewer in the rehearsal)
                   seed:int=0, device=None,
@@ -223,7 +224,7 @@ def train_cifar10(kind:str='tsra', # 'tsra' or 'relu'
                   checkpoint_every:int|None=None, # steps between saves of the training state (`path` with suffix .ckpt; default 1,000); a new call resumes from it
                  ) -> tuple[nn.Module, dict]:
     "Train the full TSRA-VGG-16 or its ReLU control on CIFAR-10 with the authors' recipe; save and return (model, history)."
-    if kind not in CIFAR_RECIPES: raise ValueError(f"kind must be 'tsra' or 'relu', not {kind!r}")
+    if activation not in CIFAR_RECIPES: raise ValueError(f"activation must be 'tsra' or 'relu', not {activation!r}")
     from rotprune.core import default_device, full_size, rehearsal_scale
     # defaults only where None: a 0 or a negative value reaches the checks below it and is refused there
     batch_size = full_size(1024, least=8) if batch_size is None else batch_size
@@ -232,38 +233,39 @@ def train_cifar10(kind:str='tsra', # 'tsra' or 'relu'
     width = (1 / 16 if rehearsal_scale() else 1.0) if width is None else width
     data = data if data is not None else cifar10_splits()
     torch.manual_seed(seed)
-    model = (tsra_vgg16 if kind == 'tsra' else relu_vgg16)(num_classes=10, width=width, in_channels=data['train'][0].shape[1])
+    model = (tsra_vgg16 if activation == 'tsra' else relu_vgg16)(num_classes=10, width=width, in_channels=data['train'][0].shape[1])
     model.to(device or default_device())
-    path = Path(path) if path is not None else cache_dir() / f'{kind}_vgg16_cifar10.pt'
+    path = Path(path) if path is not None else cache_dir() / f'{activation}_vgg16_cifar10.pt'
     path.parent.mkdir(parents=True, exist_ok=True)
     hist = train_classifier(model, data, steps=steps, batch_size=batch_size, eval_every=eval_every, seed=seed,
                             augment=lambda xb, g: random_crop_flip(xb, pad=4, flip=True, generator=g),
-                            progress=progress, desc=f'{kind}-vgg16 cifar10', checkpoint=path.with_suffix('.ckpt'),
-                            checkpoint_every=checkpoint_every, keep_checkpoint=True, **CIFAR_RECIPES[kind])
+                            progress=progress, desc=f'{activation}-vgg16 cifar10', checkpoint=path.with_suffix('.ckpt'),
+                            checkpoint_every=checkpoint_every, keep_checkpoint=True, **CIFAR_RECIPES[activation])
     tmp = path.with_name(f'.{path.name}.tmp')
     torch.save({'state_dict': model.state_dict(), 'history': hist, 'width': width, 'steps': steps}, tmp); os.replace(tmp, path)
     path.with_suffix('.ckpt').unlink(missing_ok=True)  # the model is safe: the training state can go
     return model, hist
 
-def cifar10_vgg(kind:str='tsra', # 'tsra' or 'relu'
+@renamed_args(kind='activation')
+def cifar10_vgg(activation:str='tsra', # 'tsra' (the paper's) or 'relu' (the control)
                 train:bool=False, # train (or resume training) when no finished model is cached, instead of raising
                 device=None, # default: `default_device()`
                 **kwargs, # passed to `train_cifar10` when training
                ) -> nn.Module:
-    "The CIFAR-10 VGG-16 of `kind`: loaded from the cache, else trained only when asked (hours on a GPU), never silently."
+    "The CIFAR-10 VGG-16 with `activation`: loaded from the cache, else trained only when asked (hours on a GPU), never silently."
     from rotprune.core import default_device
-    path = Path(kwargs.get('path') or cache_dir() / f'{kind}_vgg16_cifar10.pt')
+    path = Path(kwargs.get('path') or cache_dir() / f'{activation}_vgg16_cifar10.pt')
     if path.exists():
         st = torch.load(path, map_location='cpu', weights_only=False)
-        model = (tsra_vgg16 if kind == 'tsra' else relu_vgg16)(num_classes=10, width=st.get('width', 1.0), in_channels=3)
+        model = (tsra_vgg16 if activation == 'tsra' else relu_vgg16)(num_classes=10, width=st.get('width', 1.0), in_channels=3)
         model.load_state_dict(st['state_dict']); return model.to(device or default_device()).eval()
     if not train:
         resume = path.with_suffix('.ckpt')
-        raise FileNotFoundError(f"no trained {kind}-VGG-16 at {path}: training it takes 15-20 hours on a T4 (120k steps). Run "
-                                f"cifar10_vgg({kind!r}, train=True) or train_cifar10({kind!r}); it saves its state every 1,000 steps to "
+        raise FileNotFoundError(f"no trained {activation}-VGG-16 at {path}: training it takes 15-20 hours on a T4 (120k steps). Run "
+                                f"cifar10_vgg({activation!r}, train=True) or train_cifar10({activation!r}); it saves its state every 1,000 steps to "
                                 f"{resume}{' (found: it resumes from there)' if resume.exists() else ''}. On Colab, point ROTPRUNE_CACHE "
                                 "at a mounted Drive folder so that the state outlives the session.")
-    return train_cifar10(kind, device=device, **kwargs)[0].eval()
+    return train_cifar10(activation, device=device, **kwargs)[0].eval()
 
 # %% ../nbs/02_tsra.ipynb #5ad2e23f
 def demo() -> list[dict]:
