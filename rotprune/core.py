@@ -168,7 +168,10 @@ def set_weight_matrix(m:nn.Module, W:torch.Tensor) -> nn.Module:
     shape = list(m.weight.shape); shape.insert(0, shape.pop(ao))
     if W.numel() != m.weight.numel() or W.shape[0] != shape[0]:
         raise ValueError(f"{type(m).__name__}: got a {tuple(W.shape)} matrix for a weight of shape {tuple(m.weight.shape)}")
-    m.weight.data = W.reshape(shape).movedim(0, ao).contiguous().to(device=m.weight.device, dtype=m.weight.dtype)
+    w, new = m.weight, W.reshape(shape).movedim(0, ao).to(device=m.weight.device, dtype=m.weight.dtype)
+    if w.is_meta or not w.is_contiguous(): w.data = new.contiguous(); return m
+    if new.untyped_storage().data_ptr() == w.untyped_storage().data_ptr(): new = new.clone()  # never copy a tensor onto itself
+    w.data.copy_(new)  # in the weight's own storage: a memory-mapped checkpoint's pages become the new weights, not a second copy
     return m
 
 @torch.no_grad()
