@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_entropy.ipynb #e458f045
 from __future__ import annotations
-import copy, dataclasses, hashlib, math, os, time, warnings
+import copy, dataclasses, hashlib, math, os, time
 from dataclasses import dataclass
 from pathlib import Path
 import torch

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_projective.ipynb #5a4c6b3d
 from __future__ import annotations
-import math, os, time, warnings
+import math, os, time
 from dataclasses import dataclass
 import torch
 from torch import nn
