@@ -17,8 +17,8 @@ __all__ = ['OFFLOADED_OK', 'random_orthogonal', 'orthogonality_error', 'is_ortho
            'rotate_out', 'rotate_in', 'select_out', 'select_in', 'select_features', 'weight_matrix',
            'set_weight_matrix', 'add_to_bias', 'as_matrix', 'model_device', 'to_device', 'check_calib', 'check_batch',
            'run_batch', 'Moments', 'Tap', 'collect_moments', 'under_test', 'mode', 'is_full', 'default_device',
-           'rehearsal_scale', 'full_size', 'train_seed', 'verdict', 'claim', 'renamed_args', 'grouped_args',
-           'moved_names']
+           'rehearsal_scale', 'full_size', 'train_seed', 'verdict', 'claim', 'renamed_args', 'folded_args',
+           'grouped_args', 'moved_names']
 
 # %% ../nbs/00_core.ipynb #75685185
 def random_orthogonal(n:int, # size of the matrix
@@ -416,22 +416,38 @@ def renamed_args(**renames): # old keyword name='new keyword name'
         return g
     return deco
 
+# %% ../nbs/00_core.ipynb #9d9dded6
+def folded_args(param:str, # the parameter the old keywords fold into
+                fold:Callable, # fold(value of `param` or None, {old keyword: value}) -> the new value of `param`
+                *names:str, # the old keywords
+                hint:str|Callable='', # the new spelling for the warning, or a function of {old keyword: value} that gives it
+               ) -> Callable:
+    "Decorator: accept the keywords `names` for one more release, folded into `param` by `fold`, with a `DeprecationWarning`."
+    def deco(f):
+        @functools.wraps(f)
+        def g(*args, **kw):
+            old = {k: kw.pop(k) for k in names if k in kw}
+            if old:
+                kw[param] = fold(kw.get(param), old)
+                warnings.warn(f"{f.__name__}({', '.join(k + '=' for k in old)}...) is deprecated and will be removed in the next release: "
+                              f"use {(hint(old) if callable(hint) else hint) or param + '='}", DeprecationWarning, stacklevel=2)
+            return f(*args, **kw)
+        g.folded_args = getattr(f, 'folded_args', ()) + ((param, names),)
+        return g
+    return deco
+
+
 # %% ../nbs/00_core.ipynb #0e3edb29
 def grouped_args(param:str, # the options parameter, e.g. 'rule'
                  cls:type, # the dataclass whose fields it gathers
                 ) -> Callable:
     "Decorator: accept the fields of `cls` as keyword arguments for one more release, folded into `param` with a `DeprecationWarning`."
     fields = [f.name for f in dataclasses.fields(cls)]
+    def fold(current, old:dict):
+        if current is not None: raise TypeError(f"got {param}= and loose {param} options {sorted(old)}: pass only {param}=")
+        return cls(**old)
     def deco(f):
-        @functools.wraps(f)
-        def g(*args, **kw):
-            old = {k: kw.pop(k) for k in fields if k in kw}
-            if old:
-                if kw.get(param) is not None: raise TypeError(f"{f.__name__}() got {param}= and loose {param} options {sorted(old)}: pass only {param}=")
-                warnings.warn(f"{f.__name__}({', '.join(k + '=' for k in old)}...) is deprecated and will be removed in the next release: "
-                              f"use {param}={cls.__name__}({', '.join(k + '=' for k in old)}...)", DeprecationWarning, stacklevel=2)
-                kw[param] = cls(**old)
-            return f(*args, **kw)
+        g = folded_args(param, fold, *fields, hint=lambda old: f"{param}={cls.__name__}({', '.join(k + '=' for k in old)}...)")(f)
         g.grouped_args = (param, cls)
         return g
     return deco

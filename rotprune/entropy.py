@@ -21,7 +21,7 @@ from .sparsify import damped_gram, sparsify, weight_layers, weight_input_moments
 # %% auto #0
 __all__ = ['SCORES', 'PATTERNS', 'importance_entropy', 'importance', 'score_matrix', 'rotated_diag', 'Rotation', 'learn_rotation',
            'llama_taps', 'LayerObjective', 'RotatedBlock', 'merge_rotations', 'iter_layer_grams', 'layer_grams',
-           'RotationTraining', 'denoise_rotate', 'random_rotations', 'rotation_study', 'rotatable_sites',
+           'RotationTraining', 'denoise_rotate', 'random_rotations', 'StudyDesign', 'rotation_study', 'rotatable_sites',
            'ChainObjective', 'merge_site_rotations', 'demo']
 
 # %% ../nbs/06_entropy.ipynb #6ea08efe
@@ -376,20 +376,36 @@ def _curve_rows(model, calib, evaluate, rep, last:dict, steps:int, seq:bool, pat
         out.append({'method': meth, 'pattern': last['pattern'], 'step': k, 'entropy': rep.attrs['history']['best'][k], 'metric': metric})
     return out
 
+@dataclasses.dataclass(frozen=True)
+class StudyDesign:
+    "What `rotation_study` compares: the pruners, the sparsity patterns, the R1 placements, and the baselines and controls beside them."
+    methods:tuple=SCORES # pruners to compare (each gets rotations trained for its own importance)
+    patterns:tuple=PATTERNS # (name, amount, nm) triples
+    placements:tuple=('global',) # R1 placements to compare ('global', 'per-layer'; Llama)
+    fused_baseline:tuple=('magnitude',) # pruners also run on the norm-fused, unrotated model (Llama)
+    controls:int=0 # also prune after this many random group elements (seeds 0, 1, ...): any rotation, or the learned one?
+    curve:tuple|None=None # (method, pattern name, steps...): the metric at these training steps (global placement)
+    def __post_init__(self):
+        for f in ('methods', 'patterns', 'placements', 'fused_baseline'): object.__setattr__(self, f, tuple(getattr(self, f)))
+        if not self.methods or set(self.methods) - set(SCORES): raise ValueError(f"methods must be a non-empty subset of {SCORES}, not {self.methods}")
+        if not self.placements or set(self.placements) - {'global', 'per-layer'}: raise ValueError(f"placements must be among ('global', 'per-layer'), not {self.placements}")
+        if isinstance(self.controls, bool) or not isinstance(self.controls, int) or self.controls < 0: raise ValueError(f"controls must be an int >= 0, not {self.controls!r}")
+        names = [p[0] for p in self.patterns]
+        if self.curve is not None and (len(self.curve) < 3 or self.curve[0] not in self.methods or self.curve[1] not in names or 'global' not in self.placements):
+            raise ValueError(f"curve must be (method, pattern name, steps...) of a studied method {self.methods} and pattern {names}, with the 'global' placement; got {self.curve}")
+
+@grouped_args('design', StudyDesign)
 def rotation_study(model:nn.Module, # a Llama-family decoder or an nn.Sequential network (not changed: copies are pruned)
                    calib, # calibration batches
                    evaluate, # evaluate(model) -> float, e.g. held-out perplexity or test accuracy
-                   methods=SCORES, # pruners to compare (each gets rotations trained for its own importance)
-                   patterns=PATTERNS, # (name, amount, nm) triples
+                   design:StudyDesign|None=None, # what to compare (default `StudyDesign()`: every pruner at 50% and 2:4, global R1)
                    steps:int=200, # Adam steps of each rotation
-                   placements=('global',), # R1 placements to compare ('global', 'per-layer'; Llama)
-                   fused_baseline=('magnitude',), # pruners also run on the norm-fused, unrotated model (Llama)
-                   controls:int=0, # also prune after this many random group elements (seeds 0, 1, ...): any rotation, or the learned one?
                    cache:str|Path|None=None, # a folder for the learned rotations
-                   curve:tuple|None=None, # (method, pattern name, steps...): the metric at these training steps (global)
-                   training:RotationTraining|None=None, # how each rotation is learned (`checkpoints` are set from `curve`)
+                   training:RotationTraining|None=None, # how each rotation is learned (`checkpoints` are set from the design's `curve`)
                   ) -> tuple:
     "Each pruner at each pattern without and with its entropy rotations; returns (results, curve) DataFrames."
+    d = design or StudyDesign()
+    methods, patterns, placements, fused_baseline, controls, curve = d.methods, d.patterns, d.placements, d.fused_baseline, d.controls, d.curve
     calib, rows, curve_rows = validate_calib(calib, model=model), [], []
     seq = get_adapter(model).family == 'sequential'
     label = lambda pl: 'entropy rotation' if seq else f'{pl} R1+R2'

@@ -20,10 +20,10 @@ __all__ = ['METHODS', 'prune_sweep', 'reliable_frontier', 'threshold_sweep', 'CO
 # %% ../nbs/03_pca.ipynb #007836cc
 from .core import renamed_args
 from .invariance import site_moments
-from .pca import cob_sites, cob_prune
+from .pca import cob_sites, cob_prune, ParamAmount, Threshold
 
 # %% ../nbs/03_pca.ipynb #d6d3fc55
-METHODS = {'CoB': dict(rotate=True), 'no CoB': dict(rotate=False), 'centred PCA': dict(rotate=True, centered=True)}
+METHODS = {'CoB': dict(basis='pca'), 'no CoB': dict(basis='identity'), 'centred PCA': dict(basis='centered-pca')}
 
 @renamed_args(ratios='amounts')
 def prune_sweep(model:nn.Module, # trained classifier (not modified)
@@ -40,7 +40,7 @@ def prune_sweep(model:nn.Module, # trained classifier (not modified)
     stats = site_moments(model, cob_sites(model, sites), calib)
     rows = [{'method': 'dense', 'amount': 0., 'removed': 0., 'accuracy': accuracy(model, x, y)}]
     for m, r in tqdm([(m, r) for m in methods for r in amounts], desc='prune sweep', disable=not progress, leave=False):
-        pm, rep = cob_prune(copy.deepcopy(model), None, params=r, sites=sites, stats=stats, **METHODS[m])
+        pm, rep = cob_prune(copy.deepcopy(model), None, amount=ParamAmount(r), sites=sites, stats=stats, **METHODS[m])
         rows.append({'method': m, 'amount': r, 'removed': rep.attrs['removed'], 'accuracy': accuracy(pm, x, y)})
     return pd.DataFrame(rows)
 
@@ -73,7 +73,7 @@ def threshold_sweep(model:nn.Module, # trained classifier (not modified)
     stats = site_moments(model, cob_sites(model, sites), calib)
     rows = []
     for m, t in tqdm([(m, t) for m in methods for t in thresholds], desc='threshold sweep', disable=not progress, leave=False):
-        pm, rep = cob_prune(copy.deepcopy(model), None, threshold=t, rule=rule, sites=sites, stats=stats, **METHODS[m])
+        pm, rep = cob_prune(copy.deepcopy(model), None, Threshold(t, rule), sites=sites, stats=stats, **METHODS[m])
         row = {'method': m, 'T': t, 'removed': rep.attrs['removed'], 'accuracy': accuracy(pm, *data['test'])}
         if finetune is not None:
             train_classifier(pm, data, progress=False, **finetune)

@@ -8,7 +8,7 @@ import copy, dataclasses, math, time, warnings
 import torch
 from torch import nn
 import pandas as pd
-from .core import Moments, renamed_args, Tap, collect_moments, out_features
+from .core import Moments, renamed_args, folded_args, Tap, collect_moments, out_features
 from .invariance import Group, Site, Sites, find_sites, site_moments, fuse_norms, RMSNormLinear
 from .eval import param_count
 from .select import select_sites, keep_count, top_units, validate_amount, amount_for_params, make_report, site_params, guarded, validate_calib
@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 
 
 # %% auto #0
-__all__ = ['RULES', 'uncentered_pca', 'direction_importance', 'cob_sites', 'cob_bases', 'cob', 'dim_fraction', 'select_dims',
-           'cob_prune', 'slicegpt_prune', 'demo']
+__all__ = ['RULES', 'COB_BASES', 'uncentered_pca', 'direction_importance', 'cob_sites', 'cob_bases', 'cob', 'dim_fraction',
+           'select_dims', 'ParamAmount', 'Threshold', 'cob_prune', 'slicegpt_prune', 'demo']
 
 # %% ../nbs/03_pca.ipynb #7d58df24
 def _canonical_signs(E:torch.Tensor) -> torch.Tensor:
@@ -159,15 +159,47 @@ def select_dims(importance:torch.Tensor, # (d,) importance of each coordinate
         a += b
     return torch.cat(keep).sort().values
 
+# %% ../nbs/03_pca.ipynb #6fd7d91e
+COB_BASES = ('pca', 'centered-pca', 'identity')  # the bases `cob_prune` prunes in: uncentred PCA, centred PCA, the original coordinates
+
+@dataclasses.dataclass(frozen=True)
+class ParamAmount:
+    "An amount counted in parameters: remove this fraction of each site's parameters (converted into directions by `dim_fraction`)."
+    fraction:float # in [0, 1)
+    def __post_init__(self): validate_amount(self.fraction)
+
+@dataclasses.dataclass(frozen=True)
+class Threshold:
+    "Remove the directions whose importance is below `value` times the block's `rule` statistic ('zscore': below `value` standard scores)."
+    value:float # the threshold T
+    rule:str='max' # one of `RULES`
+    def __post_init__(self):
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
+            raise ValueError(f"threshold must be a finite number, got {self.value!r}")
+        if self.rule not in RULES: raise ValueError(f"unknown rule {self.rule!r}; choose from {RULES}")
+
+
 # %% ../nbs/03_pca.ipynb #9e0c9f51
-def _check_cob(amount, params, threshold, rule:str, rotate:bool, centered:bool):
-    "Raise a `ValueError` (before any change) for a budget or basis option `cob_prune` cannot honour."
-    if sum(x is not None for x in (amount, params, threshold)) != 1: raise ValueError("give exactly one of amount, params and threshold")
-    if amount is not None: validate_amount(amount)
-    if params is not None: validate_amount(params)
-    if threshold is not None and not math.isfinite(threshold): raise ValueError(f"threshold must be finite, got {threshold}")
-    if rule not in RULES: raise ValueError(f"unknown rule {rule!r}; choose from {RULES}")
-    if centered and not rotate: raise ValueError("centered=True is a basis choice: it needs rotate=True")
+def _check_cob(amount, basis:str):
+    "Raise a `ValueError` (before any change) for a budget or basis `cob_prune` cannot honour."
+    if amount is None: raise ValueError("give amount=: a fraction of directions, a ParamAmount or a Threshold")
+    if not isinstance(amount, (ParamAmount, Threshold)): validate_amount(amount)
+    if basis not in COB_BASES: raise ValueError(f"basis must be one of {COB_BASES}, not {basis!r}")
+
+def _fold_amount(current, old:dict):
+    "The previous release's params= / threshold= / rule= as one amount."
+    given = [k for k in ('params', 'threshold') if old.get(k) is not None]
+    if 'rule' in old and old.get('threshold') is None: raise ValueError("rule= applies to a threshold: pass amount=Threshold(value, rule)")
+    if len(given) + (current is not None) != 1: raise ValueError("give exactly one of amount, params and threshold (now all amount=)")
+    if given == ['params']: return ParamAmount(old['params'])
+    return Threshold(old['threshold'], old.get('rule', 'max')) if given else current
+
+def _fold_basis(current, old:dict) -> str:
+    "The previous release's rotate= / centered= as a basis name."
+    if current is not None: raise TypeError("got basis= and rotate=/centered=: pass only basis=")
+    rotate, centered = old.get('rotate', True), old.get('centered', False)
+    if centered and not rotate: raise ValueError("centered=True is a basis choice: it needs rotate=True (now basis='centered-pca')")
+    return 'identity' if not rotate else 'centered-pca' if centered else 'pca'
 
 def _cob_chosen(model:nn.Module, sites, rotate:bool) -> Sites:
     "The sites `cob_prune` prunes: by default value dimensions only where the attention supports it (BERT), with a warning for the others."
@@ -200,32 +232,33 @@ def _cob_row(s:Site, keep:torch.Tensor, per:list, energy:torch.Tensor) -> dict:
             'energy kept': (energy[keep].sum() / energy.sum().clamp(min=1e-300)).item()}
 
 # %% ../nbs/03_pca.ipynb #2fec0a2b
+@folded_args('basis', _fold_basis, 'rotate', 'centered', hint="basis='pca', 'centered-pca' or 'identity'")
+@folded_args('amount', _fold_amount, 'params', 'threshold', 'rule', hint="amount=ParamAmount(fraction) or amount=Threshold(value, rule)")
 def cob_prune(model:nn.Module, # the model, pruned in place
               calib, # calibration batches
-              amount:float|None=None, # fraction of each block's directions to remove, in [0, 1) ...
-              params:float|None=None, # ... or the fraction of each site's parameters to remove ...
-              threshold:float|None=None, # ... or a threshold for `rule`
-              rule:str='max', # threshold rule: 'max', 'avg', 'median' (T x statistic) or 'zscore'
-              rotate:bool=True, # merge the PCA basis first (False: prune the original coordinates)
-              centered:bool=False, # centred PCA basis instead of uncentred (comparison)
+              amount:float|ParamAmount|Threshold, # fraction of each block's directions to remove, in [0, 1); a `ParamAmount`; or a `Threshold`
+              basis:str='pca', # uncentred 'pca' (the method), 'centered-pca' (a comparison) or 'identity' (prune the original coordinates)
               sites=None, # kinds, names or `Site`s (None: every prunable site with an orthogonal group)
               stats:dict|None=None, # precomputed `site_moments` of this model (skips the calibration pass)
               min_keep:int=1, # keep at least this many coordinates per block
               progress:bool=False,
              ) -> tuple[nn.Module, pd.DataFrame]:
     "Change-of-basis pruning: per-block uncentred PCA, then remove low-importance directions; returns (model, report)."
-    _check_cob(amount, params, threshold, rule, rotate, centered)
+    _check_cob(amount, basis)
+    rotate, centered = basis != 'identity', basis == 'centered-pca'
+    frac = amount.fraction if isinstance(amount, ParamAmount) else None if isinstance(amount, Threshold) else amount
+    threshold, rule = (amount.value, amount.rule) if isinstance(amount, Threshold) else (None, 'max')
     chosen = _cob_chosen(model, sites, rotate)
     attns = {s.name: value_attention(model, s) for s in chosen if s.kind == 'heads'}
     n0 = param_count(model)
-    if amount == 0 or params == 0: return model, make_report([], n0, n0)
+    if frac == 0: return model, make_report([], n0, n0)
     if stats is None: stats = site_moments(model, chosen, validate_calib(calib, model=model), progress=progress)
     plan, rows = [], []
     for s in chosen:
         if s.name not in stats or stats[s.name].width != s.width:
             raise ValueError(f"statistics do not match site {s.name!r} (width {s.width}): recompute them on this model")
         R, energy = uncentered_pca(stats[s.name], s.group, centered) if rotate else (None, stats[s.name].sq_sum.double().cpu())
-        keep, per = _cob_keep(s, energy, amount if params is None else dim_fraction(params, s.kind), threshold, rule, min_keep)
+        keep, per = _cob_keep(s, energy, dim_fraction(frac, s.kind) if isinstance(amount, ParamAmount) else frac, threshold, rule, min_keep)
         plan.append((s, R, keep)); rows.append(_cob_row(s, keep, per, energy))
     probe = calib[0] if isinstance(calib, (list, tuple)) and calib else None
     t0 = time.time()
@@ -317,15 +350,15 @@ def demo(n_texts:int=32, amount:float=0.7) -> list[dict]:
     ev = text_batches(tok, [p.text for p in pydoc_passages('eval')[:n_texts]], batch_size=16)
     ref = embeddings(model, ev)
     st_ = site_moments(model, find_sites(model, kinds=('heads',)), cal)
-    fid = {r: embedding_fidelity(ref, embeddings(cob_prune(copy.deepcopy(model), None, params=.5, sites='heads', stats=st_,
-                                                           rotate=r)[0], ev)) for r in (True, False)}
+    fid = {b: embedding_fidelity(ref, embeddings(cob_prune(copy.deepcopy(model), None, amount=ParamAmount(.5), sites='heads', stats=st_,
+                                                           basis=b)[0], ev)) for b in ('pca', 'identity')}
     vgg, data = quick_tsra_vgg(progress=False)
     vcal = list(data['train'][0][:128].split(64))
     vst = site_moments(vgg, cob_sites(vgg, None), vcal)
-    pruned = {m: cob_prune(copy.deepcopy(vgg), None, params=amount, stats=vst, rotate=r) for m, r in (('CoB', True), ('no CoB', False))}
+    pruned = {m: cob_prune(copy.deepcopy(vgg), None, amount=ParamAmount(amount), stats=vst, basis=b) for m, b in (('CoB', 'pca'), ('no CoB', 'identity'))}
     acc = {'dense': accuracy(vgg, *data['test']), **{m: accuracy(pm, *data['test']) for m, (pm, _) in pruned.items()}}
     removed = pruned['CoB'][1].attrs['removed']
     return [{'concept': '3 uncentred PCA', 'what': 'MiniLM value dims: 50% removed in every head (pydoc eval)',
-             'result': f"embedding cosine {fid[True]:.4f} with CoB vs {fid[False]:.4f} without"},
+             'result': f"embedding cosine {fid['pca']:.4f} with CoB vs {fid['identity']:.4f} without"},
             {'concept': '3 uncentred PCA', 'what': f"TSRA-VGG-16 digits: {removed:.0%} of parameters removed, no fine-tuning",
              'result': f"accuracy {acc['CoB']:.3f} with CoB vs {acc['no CoB']:.3f} without (dense {acc['dense']:.3f})"}]

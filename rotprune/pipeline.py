@@ -414,7 +414,7 @@ def _structured(model, calib, r:Recipe, amount, progress):
         return rcpu_prune(model, None, global_amounts(model, stats, r.score, amount, r.sites), sites=r.sites,
                           score=r.score, compensate=r.compensation, stats=stats)
     return rcpu_prune(model, calib, amount, sites=r.sites, score=r.score, compensate=r.compensation,
-                      greedy=r.greedy, progress=progress)
+                      stats='greedy' if r.greedy else 'one-shot', progress=progress)
 
 def _weights(model, calib, r:Recipe, amount, progress):
     from rotprune.sparsify import sparsify

@@ -4,24 +4,24 @@
 
 # %% ../nbs/04_procrustes.ipynb #e6dcc0ab
 from __future__ import annotations
-import math, time, copy, warnings
+import math, time, copy, warnings, dataclasses
 import pandas as pd
 import torch
 from torch import nn
-from .core import renamed_args, Moments, Tap, collect_moments, in_features, weight_matrix, set_weight_matrix, add_to_bias
+from .core import renamed_args, folded_args, Moments, Tap, collect_moments, in_features, weight_matrix, set_weight_matrix, add_to_bias
 from .invariance import Site, find_sites
 from .arch import get_adapter
 from .layerwise import layerwise, Truncated, offload_aware, block_onloaded
-from .select import (select_sites, keep_count, top_units, validate_amount, validate_calib, unit_scores, IMPORTANCE,
+from .select import (select_sites, keep_count, top_units, validate_amount, validate_calib, unit_scores, IMPORTANCE, Score, as_score,
                              GROUP_IMPORTANCE, group_scores,
                              make_report, site_params, guarded)
 from .eval import param_count, embeddings, embedding_fidelity
 
 # %% auto #0
-__all__ = ['COMPENSATIONS', 'DAMP', 'SCORES', 'procrustes', 'compensation_name', 'check_damp', 'procrustes_gram', 'compensation',
-           'reconstruction_error', 'column_scores', 'site_consumer', 'site_unit_scores', 'site_unit_columns',
-           'unit_importance', 'keep_units', 'site_keep', 'layer_index', 'rcpu_sites', 'rcpu_stats', 'rcpu_prune',
-           'demo']
+__all__ = ['COMPENSATIONS', 'DAMP', 'SCORES', 'STATS', 'procrustes', 'compensation_name', 'check_damp', 'procrustes_gram',
+           'compensation', 'reconstruction_error', 'column_scores', 'site_consumer', 'site_unit_scores',
+           'site_unit_columns', 'unit_importance', 'keep_units', 'site_keep', 'layer_index', 'rcpu_sites', 'rcpu_stats',
+           'Compensation', 'as_compensation', 'rcpu_prune', 'demo']
 
 # %% ../nbs/04_procrustes.ipynb #5372d822
 def _polar(M:torch.Tensor, rtol:float|None=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -240,23 +240,45 @@ def rcpu_stats(model:nn.Module, # a transformer of a family in `rotprune.arch` (
     runner = model if max_layer is None else Truncated(model, max_layer)
     return collect_moments(runner, calib, *_site_taps(found), progress=progress)
 
-def _validate(model, calib, amount, sites, score, compensate, compensate_at, stats):
+def _validate(model, calib, amount, sites, comp:Compensation, stats):
     for a in (amount.values() if isinstance(amount, dict) else [amount]): validate_amount(a)
-    if score not in IMPORTANCE: raise ValueError(f"unknown score {score!r}; registered: {sorted(IMPORTANCE)}")
     get_adapter(model).blocks()  # raises on an unsupported architecture
     found = rcpu_sites(model, sites)
     if isinstance(amount, dict) and set(amount) - {s.name for s in found}:
         raise ValueError(f"amount names sites that are not pruned: {sorted(set(amount) - {s.name for s in found})[:4]}")
     kinds = {s.kind for s in found}
-    compensate_at = kinds if compensate_at is None else ({compensate_at} if isinstance(compensate_at, str) else set(compensate_at))
-    if not compensate_at <= kinds: raise ValueError(f"compensate_at {sorted(compensate_at)} must be among the pruned site kinds {sorted(kinds)}")
-    if stats is not None:
+    at = kinds if comp.at is None else set(comp.at)
+    if not at <= kinds: raise ValueError(f"Compensation(at=...) (compensate_at) {sorted(at)} must be among the pruned site kinds {sorted(kinds)}")
+    if isinstance(stats, dict):
         for s in found:
             st = stats.get(s.name)
             if st is None or st.width != in_features(site_consumer(s)) or st.count == 0:
                 raise ValueError(f"stats do not match the model at site {s.name!r} (collect them with rcpu_stats on this model)")
-        return found, None, compensate_at
-    return found, validate_calib(calib, model=model), compensate_at
+        return found, None, at
+    if not isinstance(stats, str) or stats not in STATS: raise ValueError(f"stats must be one of {STATS} or the dict of `rcpu_stats`, not {stats!r}")
+    return found, validate_calib(calib, model=model), at
+
+# %% ../nbs/04_procrustes.ipynb #9cd23234
+STATS = ('greedy', 'one-shot')  # how `rcpu_prune` collects statistics, besides precomputed ones
+
+@dataclasses.dataclass(frozen=True)
+class Compensation:
+    "How `rcpu_prune` refits the consumer of each pruned site: the method, the site kinds it applies to, and the ridge of the least-squares refits."
+    method:str='rotation' # a name in `COMPENSATIONS`
+    at:tuple|None=None # site kinds whose consumer is compensated, e.g. ('heads',) (None: every pruned kind); the others get 'none'
+    damp:float|None=None # ridge of the least-squares refits (times the mean diagonal of H_KK); None: `DAMP`
+    def __post_init__(self):
+        object.__setattr__(self, 'method', compensation_name(self.method))
+        if self.at is not None:
+            at = (self.at,) if isinstance(self.at, str) else tuple(self.at)
+            if not at or not all(isinstance(k, str) for k in at): raise ValueError(f"Compensation(at=...) names site kinds such as ('heads',), not {self.at!r}")
+            object.__setattr__(self, 'at', at)
+        check_damp(self.method, self.damp)
+
+def as_compensation(c:str|Compensation) -> Compensation:
+    "`c` as a `Compensation` (a name is the `Compensation` of that method, everywhere, default ridge)."
+    return c if isinstance(c, Compensation) else Compensation(c)
+
 
 # %% ../nbs/04_procrustes.ipynb #7cfd0f3b
 def _check_greedy(model:nn.Module):
@@ -264,47 +286,61 @@ def _check_greedy(model:nn.Module):
     lt = getattr(getattr(model, 'config', None), 'layer_types', None)
     if lt is not None and len(set(lt)) > 1:
         raise NotImplementedError(f"greedy rcpu_prune replays the first block's attention mask in every block, but this "
-                                  f"model mixes layer types {sorted(set(lt))} (sliding-window layers): use greedy=False")
+                                  f"model mixes layer types {sorted(set(lt))} (sliding-window layers): use stats='one-shot'")
 
+def _fold_compensate(current, old:dict) -> Compensation:
+    if isinstance(current, Compensation): raise TypeError(f"got compensate=Compensation(...) and loose {sorted(old)}: pass only compensate=")
+    return Compensation('rotation' if current is None else current, old.get('compensate_at'), old.get('damp'))
+
+def _fold_greedy(current, old:dict):
+    if current not in (None, 'greedy') and not isinstance(current, dict): raise TypeError(f"got stats={current!r} and greedy=: pass only stats=")
+    if old['greedy'] is True and isinstance(current, dict):
+        raise ValueError("greedy=True collects each site's statistics on the pruned upstream, but stats= are precomputed on the dense model: pass one of them")
+    if not isinstance(old['greedy'], bool): raise ValueError(f"greedy must be True or False, not {old['greedy']!r}")
+    return current if old['greedy'] or isinstance(current, dict) else 'one-shot'
+
+def _fold_seed(current, old:dict) -> Score:
+    if isinstance(current, Score): raise TypeError("got score=Score(...) and seed=: pass only score=")
+    return Score('variance' if current is None else current, old['seed'])
+
+@folded_args('score', _fold_seed, 'seed', hint="score=Score('random', seed=...)")
+@folded_args('stats', _fold_greedy, 'greedy', hint="stats='one-shot' for greedy=False (the default, 'greedy', for greedy=True)")
+@folded_args('compensate', _fold_compensate, 'compensate_at', 'damp',
+             hint=lambda old: f"compensate=Compensation(method, {', '.join({'compensate_at': 'at'}.get(k, k) + '=' for k in old)}...)")
 @offload_aware
 def rcpu_prune(model:nn.Module, # a transformer of a family in `rotprune.arch` (changed in place)
                calib, # calibration batches (tokenizer dicts); never the evaluation text
                amount:float|dict, # fraction of MLP neurons and of heads (key/value groups) to remove per site, in [0, 1) (or {site name: fraction})
                sites=('mlp', 'heads'), # which sites to prune (kinds, names or `Site`s; see `select_sites`)
-               score:str='variance', # column score, a name in `rotprune.select.IMPORTANCE`
-               compensate:str='rotation', # one of `COMPENSATIONS`
-               compensate_at=None, # site kinds whose consumer is compensated (default: all pruned kinds)
-               greedy:bool=True, # statistics of each site from the model pruned upstream of it
-               stats:dict|None=None, # precomputed `rcpu_stats` of the dense model: one-shot, no calibration pass
-               damp:float|None=None, # ridge of the least-squares refits (times the mean diagonal of H_KK); None: `DAMP`
-               seed:int=0, # for score='random'
+               score:str|Score='variance', # unit score: a name in `rotprune.select.IMPORTANCE`, or a `Score` (the random one's seed)
+               compensate:str|Compensation='rotation', # a name in `COMPENSATIONS`, or a `Compensation` (where it applies, its ridge)
+               stats:str|dict='greedy', # 'greedy' (each site from the model pruned upstream), 'one-shot' (the dense model), or precomputed `rcpu_stats`
                progress:bool=False, # show a progress bar over layers
               ) -> tuple[nn.Module, 'pd.DataFrame']:
     "Structured pruning of MLP neurons and attention heads with RCPU scores and Procrustes (or baseline) compensation; returns (model, report)."
-    compensate = compensation_name(compensate)
-    check_damp(compensate, damp)
-    found, calib, compensate_at = _validate(model, calib, amount, sites, score, compensate, compensate_at, stats)
-    gen, n0, rows = torch.Generator().manual_seed(seed), param_count(model), []
-    comp = lambda s: compensate if s.kind in compensate_at else 'none'
-    needs = lambda s: score not in ('random', 'magnitude') or comp(s) != 'none'
+    sc, comp, stats = as_score(score), as_compensation(compensate), 'greedy' if stats is None else stats
+    found, calib, at = _validate(model, calib, amount, sites, comp, stats)
+    gen, n0, rows = sc.generator(), param_count(model), []
+    method = lambda s: comp.method if s.kind in at else 'none'
+    needs = lambda s: sc.needs_stats or method(s) != 'none'
     order = sorted(found, key=lambda s: (layer_index(s), s.kind != 'heads'))  # forward order: heads, then MLP
     amt = (lambda s: amount.get(s.name, 0.)) if isinstance(amount, dict) else (lambda s: amount)
     if all(amt(s) == 0 for s in order): return model, make_report([], n0, n0)
-    one_shot = not any(needs(s) for s in order) or stats is not None or not greedy
+    one_shot = not any(needs(s) for s in order) or stats != 'greedy'
     if not one_shot: _check_greedy(model)  # before the first change; layerwise checks the dense outputs
     was = model.training; model.eval()
     try:
         with guarded(model, (calib or [None])[0]):
             if one_shot:
-                if stats is None and any(needs(s) for s in order):
-                    stats = collect_moments(model, calib, *_site_taps([s for s in order if needs(s)]), progress=progress)
-                rows = [_prune_site_at(model, s, (stats or {}).get(s.name) if needs(s) else None, amt(s), score, comp(s), damp, gen) for s in order]
+                if not isinstance(stats, dict):
+                    stats = collect_moments(model, calib, *_site_taps([s for s in order if needs(s)]), progress=progress) if any(needs(s) for s in order) else {}
+                rows = [_prune_site_at(model, s, stats.get(s.name) if needs(s) else None, amt(s), sc.name, method(s), comp.damp, gen) for s in order]
             else:
                 for step in layerwise(model, calib, last=max(layer_index(s) for s in order if needs(s)), progress=progress):
                     for s in [s for s in order if layer_index(s) == step.index]:
                         m = step.moments(*_site_taps([s]))[s.name] if needs(s) else None
-                        rows.append(_prune_site(s, m, amt(s), score, comp(s), damp, gen))
-                rows += [_prune_site_at(model, s, None, amt(s), score, None, damp, gen) for s in order if not s.stale]
+                        rows.append(_prune_site(s, m, amt(s), sc.name, method(s), comp.damp, gen))
+                rows += [_prune_site_at(model, s, None, amt(s), sc.name, None, comp.damp, gen) for s in order if not s.stale]
     finally: model.train(was)
     return model, make_report(rows, n0, param_count(model))
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00e_select.ipynb #f2187f26
 from __future__ import annotations
-import math, operator, heapq, time, contextlib, contextvars, copy, tempfile, warnings
+import math, operator, heapq, time, contextlib, contextvars, copy, tempfile, warnings, dataclasses
 from typing import Callable, Protocol, Mapping
 import torch
 from torch import nn
@@ -18,8 +18,8 @@ from .layerwise import rebind_forwards
 # %% auto #0
 __all__ = ['ALLOCATIONS', 'IMPORTANCE', 'NEEDS_STATS', 'OBS_DAMP', 'GROUP_IMPORTANCE', 'REPORT_COLUMNS', 'SNAPSHOT_IN_MEMORY',
            'select_sites', 'validate_amount', 'keep_count', 'amount_for_params', 'top_units', 'Importance',
-           'register_importance', 'unit_scores', 'group_scores', 'RemovalQueue', 'SortedQueue', 'allocate',
-           'site_params', 'make_report', 'probe_row', 'guarded', 'validate_calib']
+           'register_importance', 'unit_scores', 'group_scores', 'Score', 'as_score', 'RemovalQueue', 'SortedQueue',
+           'allocate', 'site_params', 'make_report', 'probe_row', 'guarded', 'validate_calib']
 
 # %% ../nbs/00e_select.ipynb #f42fcd79
 def select_sites(model:nn.Module, # the model whose sites to choose
@@ -169,6 +169,25 @@ def group_scores(score:str, # a name in `IMPORTANCE`
         _check_score(score, m)
         return GROUP_IMPORTANCE[score](W.detach().to(torch.float64).cpu(), m, groups)
     return unit_scores(score, W, m, generator)[groups].sum(1)
+
+# %% ../nbs/00e_select.ipynb #7cb62d90
+@dataclasses.dataclass(frozen=True)
+class Score:
+    "A unit score by name, with the seed of the random one: the structured pruners' `score=` takes a name or a `Score`."
+    name:str='variance' # a name in `IMPORTANCE`
+    seed:int=0 # the generator's seed; only score 'random' draws from it
+    def __post_init__(self):
+        if self.name not in IMPORTANCE: raise ValueError(f"unknown score {self.name!r}; registered: {sorted(IMPORTANCE)}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool): raise ValueError(f"seed must be an int, not {self.seed!r}")
+        if self.seed != 0 and self.name != 'random': raise ValueError(f"seed={self.seed} applies to score 'random' only, not {self.name!r}")
+    @property
+    def needs_stats(self) -> bool: return self.name in NEEDS_STATS
+    def generator(self) -> torch.Generator: return torch.Generator().manual_seed(self.seed)
+
+def as_score(score:str|Score) -> Score:
+    "`score` as a `Score` (a name is the `Score` of that name, seed 0)."
+    return score if isinstance(score, Score) else Score(score)
+
 
 # %% ../nbs/00e_select.ipynb #90f6a73e
 class RemovalQueue(Protocol):

@@ -4,19 +4,19 @@
 
 # %% ../nbs/02_tsra.ipynb #7a58bf8f
 from __future__ import annotations
-import copy, os
+import copy, dataclasses, os
 from collections import OrderedDict
 from pathlib import Path
 import torch
 from torch import nn
-from .core import train_seed, renamed_args
+from .core import train_seed, renamed_args, grouped_args
 from .invariance import Group, find_sites, rotate_sites
 from .data import cache_dir
 from .bench import lr_schedule, random_crop_flip, train_classifier  # (re-exported from here too)
 
 # %% auto #0
 __all__ = ['VGG16_CFG', 'QUICK', 'QUICK_RECIPES', 'CIFAR_RECIPES', 'TSRA', 'RMSNorm2d', 'tsra_vgg16', 'relu_vgg16', 'tsra_mlp',
-           'quick_tsra_vgg', 'quick_relu_vgg', 'cifar10_splits', 'train_cifar10', 'cifar10_vgg', 'demo']
+           'quick_tsra_vgg', 'quick_relu_vgg', 'cifar10_splits', 'TrainingRun', 'train_cifar10', 'cifar10_vgg', 'demo']
 
 # %% ../nbs/02_tsra.ipynb #b82ff115
 def _channel_dim(x:torch.Tensor) -> int:
@@ -212,19 +212,30 @@ def cifar10_splits(val_size:int|None=None, # default 5,000 (`full_size`: fewer i
 CIFAR_RECIPES = {'tsra': dict(optimizer='adamw', lr=1e-3, weight_decay=5e-4, warmup=1000),
                  'relu': dict(optimizer='sgd', lr=0.1, weight_decay=5e-4, warmup=0)}
 
+@dataclasses.dataclass(frozen=True)
+class TrainingRun:
+    "How long and how `train_cifar10` trains: steps, batch size, how often it evaluates and saves its state, and the seed."
+    steps:int=120_000 # the authors train for 120k steps
+    batch_size:int|None=None # default 1,024 (`full_size`: fewer in the rehearsal)
+    eval_every:int|None=None # default 200
+    checkpoint_every:int|None=None # steps between saves of the training state (`path` with suffix .ckpt; default 1,000); a new call resumes from it
+    seed:int=0
+
 @renamed_args(kind='activation')
+@grouped_args('run', TrainingRun)
 def train_cifar10(activation:str='tsra', # 'tsra' (the paper's) or 'relu' (the control)
-                  steps:int=120_000, # the authors train for 120k steps
+                  run:TrainingRun|None=None, # steps, batch size, evaluation and checkpoint intervals, seed (default: the authors' 120k steps)
                   data:dict|None=None, # default: cifar10_splits()
                   path=None, # checkpoint file (default: cache_dir() / f'{activation}_vgg16_cifar10.pt')
                   width:float|None=None, # default 1.0 (1/16 in the rehearsal: a stand-in VGG, as small as the hub stand-ins)
-                  batch_size:int|None=None, eval_every:int|None=None, # default 1,024 and 200 (`full_size`: fewer in the rehearsal)
-                  seed:int=0, device=None,
+                  device=None, # default: `default_device()`
                   progress:bool=True, # show a progress bar
-                  checkpoint_every:int|None=None, # steps between saves of the training state (`path` with suffix .ckpt; default 1,000); a new call resumes from it
                  ) -> tuple[nn.Module, dict]:
     "Train the full TSRA-VGG-16 or its ReLU control on CIFAR-10 with the authors' recipe; save and return (model, history)."
     if activation not in CIFAR_RECIPES: raise ValueError(f"activation must be 'tsra' or 'relu', not {activation!r}")
+    if run is not None and not isinstance(run, TrainingRun): raise TypeError(f"run must be a TrainingRun (steps= is now run=TrainingRun(steps=...)), not {run!r}")
+    run = run or TrainingRun()
+    steps, batch_size, eval_every, checkpoint_every, seed = run.steps, run.batch_size, run.eval_every, run.checkpoint_every, run.seed
     from rotprune.core import default_device, full_size, rehearsal_scale
     # defaults only where None: a 0 or a negative value reaches the checks below it and is refused there
     batch_size = full_size(1024, least=8) if batch_size is None else batch_size

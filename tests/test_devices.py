@@ -92,24 +92,24 @@ def test_qk_on_device(method):
 
 def test_rotation_study_on_device():
     "Chapter 6's full-mode study (entropy rotations, then each pruner) on the device."
-    from rotprune.entropy import rotation_study
+    from rotprune.entropy import rotation_study, StudyDesign
     bs = tiny_batches(n_batches=2)
     with FakeCuda() as fc:
         m = tiny_model('llama', dtype=torch.float32).to(default_device())
         b = _on(fc, bs)
-        res, curve = rotation_study(m, b, lambda x: perplexity(x, b), steps=2, curve=('sparsegpt', '2:4', 0, 1, 2))
+        res, curve = rotation_study(m, b, lambda x: perplexity(x, b), StudyDesign(curve=('sparsegpt', '2:4', 0, 1, 2)), steps=2)
     assert res['metric'].notna().all() and len(curve) == 3
 
 
 def test_vgg_train_and_sweep_on_device(tmp_path):
     "Chapters 2 and 3's full-mode CIFAR-10 path (train with checkpoints, then the pruning sweeps) on the device."
-    from rotprune.tsra import train_cifar10
+    from rotprune.tsra import train_cifar10, TrainingRun
     from rotprune.experiments import prune_sweep, threshold_sweep
     g = torch.Generator().manual_seed(0)
     data = {k: (torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g)) for k, n in (('train', 32), ('val', 16), ('test', 16))}
     with FakeCuda() as fc:
         dev = {k: (fc.mark(x.clone()), fc.mark(y.clone())) for k, (x, y) in data.items()}
-        net, hist = train_cifar10('tsra', steps=3, data=dev, width=1 / 32, batch_size=8, eval_every=2, checkpoint_every=1,
+        net, hist = train_cifar10('tsra', TrainingRun(steps=3, batch_size=8, eval_every=2, checkpoint_every=1), data=dev, width=1 / 32,
                                   path=tmp_path / 'v.pt', progress=False)
         assert all(p.device.type == 'cuda' for p in net.parameters())
         cal = list(dev['train'][0].split(16))
