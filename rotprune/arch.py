@@ -36,6 +36,7 @@ def register_adapter(cls):
     for t in cls.model_types: ADAPTERS[t] = cls
     return cls
 
+# %% ../nbs/00c_arch.ipynb #dfcc056e
 def _meta_check(model:nn.Module):
     if any(p.is_meta for p in model.parameters()): check_loaded(model)  # not loaded, or offloaded by accelerate
 
@@ -63,14 +64,17 @@ def offload_hook(m):
         if getattr(h, 'offload', False) and getattr(h, 'weights_map', None) is not None: return h
     return None
 
+# %% ../nbs/00c_arch.ipynb #46cd5e67
 def offloaded_modules(module:nn.Module) -> dict:
     "{name: submodule} for every submodule whose weights accelerate keeps offloaded (device_map 'cpu' or 'disk')."
     return {n: m for n, m in module.named_modules() if offload_hook(m) is not None}
 
+# %% ../nbs/00c_arch.ipynb #32da7545
 def is_offloaded(model:nn.Module) -> bool:
     "Whether accelerate serves some of `model`'s weights from CPU or disk (they sit on the meta device between uses)."
     return any(offload_hook(m) is not None for m in model.modules())
 
+# %% ../nbs/00c_arch.ipynb #d1b1b3fe
 @contextlib.contextmanager
 def allow_offloaded():
     "Let offloaded models through `rotprune.arch.get_adapter` in this block (for code that onloads one block at a time)."
@@ -78,6 +82,7 @@ def allow_offloaded():
     try: yield
     finally: OFFLOADED_OK.reset(tok)
 
+# %% ../nbs/00c_arch.ipynb #9fb991cf
 def check_loaded(model:nn.Module):
     "Raise unless every parameter is loaded, or served by accelerate's offload inside `allow_offloaded`."
     meta = [n for n, p in model.named_parameters() if p.is_meta]
@@ -91,7 +96,6 @@ def check_loaded(model:nn.Module):
         raise UnsupportedModelError(f"{type(model).__name__} is offloaded by accelerate (device_map with 'cpu' or 'disk'), and this "
                                     "function needs all its weights in memory; offloaded models are pruned layer by layer: "
                                     "rotprune.pipeline.prune with a layer-by-layer recipe, rcpu_prune or sparsify")
-
 
 # %% ../nbs/00c_arch.ipynb #a0514238
 def accelerate_hooks(m:nn.Module) -> list:
@@ -119,6 +123,7 @@ def tied_weight_keys(model:nn.Module) -> set:
     "The parameter names transformers ties to another parameter of `model` (stored once, loaded once)."
     return set((getattr(model, '_tied_weights_keys', None) or {}).keys())
 
+# %% ../nbs/00c_arch.ipynb #b8c4f899
 def forget_tied_weights(model:nn.Module) -> nn.Module:
     "Record in `model` and its config that its embeddings are no longer tied (after the head got its own copy)."
     if hasattr(model.config, 'tie_word_embeddings'): model.config.tie_word_embeddings = False
@@ -238,6 +243,7 @@ def is_fused(model:nn.Module) -> bool:
     except (ValueError, AttributeError, TypeError): return False
     return bool(nr) and all(isinstance(n, RMSNorm) for n, *_ in nr)
 
+# %% ../nbs/00c_arch.ipynb #ae83eaa4
 def _residual_site(ad) -> Site:
     "The residual stream as one orthogonal site: its writers produce it, the (fused) norms' readers consume it."
     nr = ad.norm_readers()
@@ -256,12 +262,14 @@ def retie_embeddings(model:nn.Module) -> nn.Module:
     head.in_features = emb.weight.shape[1]
     return model
 
+# %% ../nbs/00c_arch.ipynb #56732a7d
 def has_tied_head(model:nn.Module) -> bool:
     "Does `model`'s LM head read with the input embedding's own tensor?"
     get = getattr(model, 'get_output_embeddings', None)
     head = get() if get is not None else None
     return head is not None and head.weight is model.get_input_embeddings().weight
 
+# %% ../nbs/00c_arch.ipynb #122e33c8
 def find_sites(model:nn.Module, # nn.Sequential, or a model of a family in `rotprune.arch`
                kinds:tuple|None=None, # keep only these kinds ('channels', 'features', 'mlp', 'heads', 'qk', 'residual')
               ) -> Sites:
@@ -376,6 +384,7 @@ def kv_cache(past_key_values, kwargs:dict):
     cache = kwargs.pop('cache', None)
     return past_key_values if past_key_values is not None else cache
 
+# %% ../nbs/00c_arch.ipynb #9e960f6a
 class GPT2QKSlimAttention(GPT2Attention):
     "GPT-2 self-attention whose per-head query/key width `qk_head_dim` may be smaller than the value width `head_dim` (scale 1/√head_dim kept)."
     def forward(self, hidden_states, past_key_values=None, attention_mask=None, encoder_hidden_states=None,
@@ -410,6 +419,7 @@ def set_qk_head_dim(attn:nn.Module, # a GPT2Attention (self-attention)
     attn.__class__, attn.qk_head_dim = GPT2QKSlimAttention, int(dqk)
     return attn
 
+# %% ../nbs/00c_arch.ipynb #df4c2554
 QK_OPT_IN = ("opt-in: query/key dimensions (GPT-2) and rotary planes (Llama, Mistral, Qwen2) are pruned only where named "
              "(sites='qk', the same number in every head; rotprune.qk.qk_prune, rotprune.projective.projective_prune)")
 
@@ -547,13 +557,16 @@ class RopeQKSlimAttention:
                     scaling=self.scaling, **self._attn_kwargs(), **kwargs)
         return self.o_proj(o.reshape(*shp, -1).contiguous()), wts
 
+# %% ../nbs/00c_arch.ipynb #83086bb0
 class LlamaQKSlimAttention(RopeQKSlimAttention, LlamaAttention):
     "`LlamaAttention` with rotary planes removed (see `RopeQKSlimAttention`)."
 
+# %% ../nbs/00c_arch.ipynb #78bd8365
 class MistralQKSlimAttention(RopeQKSlimAttention, MistralAttention):
     "`MistralAttention` with rotary planes removed (see `RopeQKSlimAttention`)."
     def _attn_kwargs(self): return {'sliding_window': getattr(self.config, 'sliding_window', None)}
 
+# %% ../nbs/00c_arch.ipynb #20dae4f0
 class Qwen2QKSlimAttention(RopeQKSlimAttention, Qwen2Attention):
     "`Qwen2Attention` with rotary planes removed (see `RopeQKSlimAttention`)."
     def _attn_kwargs(self): return {'sliding_window': self.sliding_window}
@@ -578,6 +591,7 @@ def set_qk_planes(attn:nn.Module, # a Llama/Mistral/Qwen2 attention (or its slim
     attn.register_buffer('qk_planes', P.to(device=w.device, dtype=w.dtype if w.is_floating_point() else torch.float32), persistent=True)
     return attn
 
+# %% ../nbs/00c_arch.ipynb #b435574e
 def _planes_kept(attn:nn.Module, keep:torch.Tensor) -> torch.Tensor:
     "The original plane indices (K, p) that a `qk` site's sorted `keep` leaves in each key/value head."
     K = out_features(attn.v_proj) // attn.head_dim
@@ -617,6 +631,7 @@ def is_gguf_loaded(model:nn.Module) -> bool:
     method = qc.get('quant_method') if isinstance(qc, dict) else getattr(qc, 'quant_method', None)
     return method == 'gguf'
 
+# %% ../nbs/00c_arch.ipynb #31ca094d
 @contextlib.contextmanager
 def gguf_as_plain(model:nn.Module):
     "Inside this block a model loaded from GGUF has no quantizer and no quantization config (it saves as a plain model); restored after."
@@ -633,6 +648,7 @@ def layer_shapes(model:nn.Module) -> list[dict]:
     ad = get_adapter(model)
     return [ad.layer_shapes(i, b) for i, b in enumerate(ad.blocks())] if ad.family != 'sequential' else []
 
+# %% ../nbs/00c_arch.ipynb #ba106af6
 _SHAPES_CACHE = {}  # (class, config JSON) -> parameter shapes: pruning one site after another asks for the same configs again
 
 def _config_shapes(cls:type, cfg) -> dict:
@@ -662,6 +678,7 @@ def config_mismatches(model:nn.Module, # a Hugging Face model
     out += [f"{k}: in the config, not in the weights" for k in sorted(b.keys() - a.keys())]
     return out
 
+# %% ../nbs/00c_arch.ipynb #ab098c70
 def _shape_mismatches(model, config=None) -> list[str]:
     try: return [m for m in config_mismatches(model, config) if ': weights ' in m]
     except (ValueError, TypeError, ZeroDivisionError) as e:  # the config class refuses these shapes (a head count that does not divide)
@@ -703,6 +720,7 @@ def sync_config(model:nn.Module) -> dict:
     elif hasattr(cfg, 'rotprune'): del cfg.rotprune
     return info
 
+# %% ../nbs/00c_arch.ipynb #d122e5f8
 def config_describes_weights(model:nn.Module) -> bool:
     "Does `model.config` (with `config.rotprune`) describe every weight shape of `model`?"
     info = getattr(model.config, 'rotprune', None) or {}
@@ -729,6 +747,7 @@ class BertValueSlimSelfAttention(BertSelfAttention):
         p = nn.functional.dropout(s.softmax(-1), p=self.dropout.p if self.training else 0.)
         return (p @ v).transpose(1, 2).reshape(*shp, -1), p  # (B, T, H*dv)
 
+# %% ../nbs/03_pca.ipynb #7b9b700c
 def set_value_head_size(attn:nn.Module, # a BertSelfAttention
                         dv:int) -> nn.Module:
     "Let `attn` read values with head size `dv` (its weights must already have that shape)."
@@ -738,6 +757,7 @@ def set_value_head_size(attn:nn.Module, # a BertSelfAttention
     attn.value_head_size = int(dv)
     return attn
 
+# %% ../nbs/03_pca.ipynb #3b77a1ad
 def value_attention(model:nn.Module, site:Site) -> nn.Module:
     "The BERT self-attention whose value projection writes `site` (raises for other architectures)."
     v = site.producers[0].module
@@ -746,11 +766,13 @@ def value_attention(model:nn.Module, site:Site) -> nn.Module:
     raise NotImplementedError(f"site {site.name!r}: pruning value dimensions is implemented for BERT self-attention only "
                               "(use Site.prune to remove whole heads elsewhere)")
 
+# %% ../nbs/03_pca.ipynb #c964b3bb
 def is_bert_value(model:nn.Module, site:Site) -> bool:
     "Does `site` hold the value heads of a BERT self-attention (whose value dimensions can shrink)?"
     try: value_attention(model, site); return True
     except NotImplementedError: return False
 
+# %% ../nbs/03_pca.ipynb #9432b99c
 def value_dims_site(model:nn.Module, # the BERT model that holds `site`
                     site:Site, # one of its heads sites
                     attn:nn.Module|None=None, # the site's self-attention, if already found (`value_attention`)

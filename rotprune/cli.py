@@ -22,6 +22,7 @@ def format_table(rows:list[dict]) -> str:
     line = lambda r: '  '.join(str(r.get(c, '')).ljust(w[c]) for c in cols).rstrip()
     return '\n'.join([line({c: c for c in cols}), '  '.join('-' * w[c] for c in cols)] + [line(r) for r in rows])
 
+# %% ../nbs/08_cli.ipynb #a402e5de
 def run_demo(modules:list|None=None, # module names, e.g. 'rotprune.pca' or 'pca' (default: every concept)
              out=None, # where to print (default stdout)
             ) -> list[dict]:
@@ -47,6 +48,7 @@ def load_model(name:str):
     from rotprune.pipeline import load_named
     return load_named(name, progress=False)[0]
 
+# %% ../nbs/08_cli.ipynb #25394390
 def list_sites(name:str, fuse:bool=False, out=None) -> list[dict]:
     "Print the sites of model `name`; return them as rows."
     from rotprune.invariance import find_sites, fuse_norms
@@ -69,6 +71,7 @@ def recipe_rows() -> list[dict]:
     return [{'recipe': r.name, 'basis': r.basis, 'score': r.score, 'compensation': r.compensation,
              'granularity': r.granularity, 'allocation': r.allocation, 'what': r.note} for r in RECIPES.values()]
 
+# %% ../nbs/08_cli.ipynb #3abeba00
 def _fmt(v): return f"{v:.4g}" if isinstance(v, float) else v
 
 def _max_memory(specs:list) -> str|dict:
@@ -109,6 +112,7 @@ def prune_command(a, out=None) -> int:
     print(f"parameters {at.get('params_before', 0):,} -> {at.get('params_after', 0):,} ({at.get('removed', 0):.1%} removed); saved to {a.out}", file=out)
     return 0
 
+# %% ../nbs/08_cli.ipynb #e8f6d560
 def eval_command(a, out=None) -> int:
     "`rotprune eval`: quality, parameters and CPU speed-up of a pruned directory against its source."
     from rotprune.pipeline import evaluate_dir
@@ -160,6 +164,7 @@ def main(argv:list|None=None):
         return 1
     return 0
 
+# %% ../nbs/08_cli.ipynb #ee13ad65
 def under_test_raise() -> bool:
     "Let errors propagate (for debugging) when ROTPRUNE_TRACEBACK is set."
     import os

@@ -41,6 +41,7 @@ def orthogonality_error(R:torch.Tensor) -> float:
     R = R.to(torch.float64)
     return (R.T @ R - torch.eye(R.shape[-1], dtype=torch.float64, device=R.device)).abs().max().item()
 
+# %% ../nbs/00_core.ipynb #da2c9f38
 def is_orthogonal(R:torch.Tensor, atol:float|None=None) -> bool:
     "Is `R` square and orthogonal to within `atol` (default: a few float32 ulps, or 1e-10 in float64)?"
     if R.ndim != 2 or R.shape[0] != R.shape[1]: return False
@@ -62,6 +63,7 @@ def out_features(m:nn.Module) -> int:
     "Number of features `m` writes."
     return m.weight.shape[_axes(m)[0]]
 
+# %% ../nbs/00_core.ipynb #8b254961
 def in_features(m:nn.Module) -> int:
     "Number of features `m` reads."
     ax = _axes(m)[1]
@@ -94,6 +96,7 @@ def rotate_out(m:nn.Module, # Linear, Conv2d, Conv1D or Embedding
     if getattr(m, 'bias', None) is not None: _apply(m.bias.data.unsqueeze(0), 1, index, R)
     return m
 
+# %% ../nbs/00_core.ipynb #28d699ee
 def rotate_in(m:nn.Module, # Linear, Conv2d or Conv1D
               R:torch.Tensor, # orthogonal (k, k): the inputs now arrive as Rᵀ·old
               index=None, # the k input features R acts on (default: all)
@@ -124,6 +127,7 @@ def select_out(m:nn.Module, # Linear, Conv2d, Conv1D or Embedding
     if attr: setattr(m, attr, len(keep))
     return m
 
+# %% ../nbs/00_core.ipynb #9ec924ed
 def select_in(m:nn.Module, # Linear, Conv2d or Conv1D
               keep, # indices of the input features to keep, in their new order
              ) -> nn.Module:
@@ -161,6 +165,7 @@ def weight_matrix(m:nn.Module) -> torch.Tensor:
     W = m.weight.detach().to(torch.float64).movedim(ao, 0)
     return W.reshape(W.shape[0], -1).clone()
 
+# %% ../nbs/00_core.ipynb #24d97c69
 @torch.no_grad()
 def set_weight_matrix(m:nn.Module, W:torch.Tensor) -> nn.Module:
     "Write an (out, in) matrix `W` into `m.weight`, in the module's layout and dtype."
@@ -174,6 +179,7 @@ def set_weight_matrix(m:nn.Module, W:torch.Tensor) -> nn.Module:
     w.data.copy_(new)  # in the weight's own storage: a memory-mapped checkpoint's pages become the new weights, not a second copy
     return m
 
+# %% ../nbs/00_core.ipynb #6f27cf83
 @torch.no_grad()
 def add_to_bias(m:nn.Module, b:torch.Tensor) -> nn.Module:
     "Add `b` to the bias of `m` (in float64), creating a zero bias first if there is none."
@@ -206,6 +212,7 @@ def model_device(model:nn.Module) -> torch.device:
         return torch.device(int(devs[0]) if devs and devs[0].isdigit() else devs[0] if devs else 'cpu')
     return p.device if p is not None else torch.device('cpu')
 
+# %% ../nbs/00_core.ipynb #2f074ef1
 def to_device(batch, device):
     "Move a tensor, or every tensor of a dict/list batch, to `device` (a mapping such as a tokenizer's `BatchEncoding` comes back a dict)."
     if isinstance(batch, torch.Tensor): return batch.to(device)
@@ -213,6 +220,7 @@ def to_device(batch, device):
     if isinstance(batch, (list, tuple)): return type(batch)(to_device(v, device) for v in batch)
     return batch
 
+# %% ../nbs/00_core.ipynb #a2f8d0e8
 def check_calib(calib):
     "Raise `TypeError` unless `calib` is an iterable of batches (not one dict, one tensor or text)."
     if isinstance(calib, (str, bytes, Mapping, torch.Tensor)):
@@ -220,6 +228,7 @@ def check_calib(calib):
                         "wrap one batch in a list" + (", and tokenize text first (rotprune.data.text_batches)" if isinstance(calib, str) else ""))
     return calib
 
+# %% ../nbs/00_core.ipynb #82548c93
 def check_batch(batch, i:int=0):
     "Raise `ValueError` if batch `i` is empty or holds NaN/inf; return its attention mask (or `None`)."
     if isinstance(batch, (str, bytes)) or isinstance(batch, (list, tuple)) and batch and all(isinstance(b, str) for b in batch):
@@ -234,6 +243,7 @@ def check_batch(batch, i:int=0):
             raise ValueError(f"calibration batch {i} contains NaN or inf")
     return batch.get('attention_mask') if isinstance(batch, Mapping) else None
 
+# %% ../nbs/00_core.ipynb #1411c095
 def run_batch(model:nn.Module, batch):
     "Run `model` on one calibration batch (a tensor, a dict of keyword tensors, or a tuple whose first item is the input)."
     batch = to_device(batch, model_device(model))
@@ -288,6 +298,7 @@ class Tap:
     side: str = 'input'
     index: Sequence|None = None  # a list of index tensors, one per replica; None = all features
 
+# %% ../nbs/00_core.ipynb #b3b636b0
 def _features(x:torch.Tensor, mask) -> torch.Tensor:
     "Flatten activations to (N, F): channels-last for feature maps, masked tokens for (B, T, F)."
     if x.ndim == 4: return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
@@ -335,6 +346,7 @@ def under_test() -> bool:
     "Are we running under `nbdev_test` or pytest?"
     return bool(os.environ.get('IN_TEST')) or 'PYTEST_CURRENT_TEST' in os.environ
 
+# %% ../nbs/00_core.ipynb #6608fd1e
 def mode() -> str:
     "'quick' or 'full': `ROTPRUNE_MODE` if set, else full exactly when a GPU is present and we are not under test."
     m = os.environ.get('ROTPRUNE_MODE', '').strip().lower()
@@ -343,10 +355,12 @@ def mode() -> str:
         return m
     return 'full' if torch.cuda.is_available() and not under_test() else 'quick'
 
+# %% ../nbs/00_core.ipynb #a0da205c
 def is_full() -> bool:
     "Are we in full (paper-scale) mode?"
     return mode() == 'full'
 
+# %% ../nbs/00_core.ipynb #0f32a73b
 def default_device() -> torch.device:
     "CUDA when available, else CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -359,6 +373,7 @@ def rehearsal_scale() -> int:
     if not v.isdecimal() or int(v) < 1: raise ValueError(f"ROTPRUNE_REHEARSAL must be a positive integer (the scale-down factor), not {v!r}")
     return int(v)
 
+# %% ../nbs/00_core.ipynb #1512746d
 def full_size(n:int, # the size a full-mode experiment uses (steps, batches, images)
               least:int=1, # the smallest size the rehearsal may shrink it to
              ) -> int:
@@ -391,6 +406,7 @@ def verdict(text:str, # the comparison, as the page states it ('FLAP < RCPU rota
     "Does `lo < hi` hold? Recorded to `$ROTPRUNE_CLAIMS` (when set) with its relative gap; never asserted."
     return _record_claim(text, lo, hi, asserted=False)
 
+# %% ../nbs/00_core.ipynb #65bc4183
 def claim(text:str, # the claim, as the page states it ('pocket llama < 0.9 x bigram')
           lo:float, hi:float, # asserted: lo < hi
          ) -> None:

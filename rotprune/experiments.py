@@ -44,6 +44,7 @@ def prune_sweep(model:nn.Module, # trained classifier (not modified)
         rows.append({'method': m, 'amount': r, 'removed': rep.attrs['removed'], 'accuracy': accuracy(pm, x, y)})
     return pd.DataFrame(rows)
 
+# %% ../nbs/03_pca.ipynb #c007e862
 def reliable_frontier(sweep:pd.DataFrame, # output of prune_sweep
                       tol:float=0.05, # allowed accuracy drop (absolute)
                      ) -> pd.Series:
@@ -58,6 +59,7 @@ def reliable_frontier(sweep:pd.DataFrame, # output of prune_sweep
         out[m] = front
     return pd.Series(out, name=f'frontier (within {tol:.0%} of dense)')
 
+# %% ../nbs/03_pca.ipynb #edb0dd86
 def threshold_sweep(model:nn.Module, # trained classifier (not modified)
                     calib, # calibration batches
                     data:dict, # {'train', 'val', 'test'}: (x, y); fine-tuning selects on 'val'
@@ -101,6 +103,7 @@ def merge_moments(a:Moments, # statistics of some samples
     out.gram = None if a.gram is None else a.gram + b.gram
     return out
 
+# %% ../nbs/04_procrustes.ipynb #d7ae501b
 def cumulative_stats(model:nn.Module, # passed to `rcpu_stats` (not modified)
                      batches:list, # calibration batches of `batch_size` texts each
                      sizes, # increasing numbers of texts, multiples of `batch_size`
@@ -124,6 +127,7 @@ def query_doc_split(text:str) -> tuple[str, str]:
     w = text.split()
     return ' '.join(w[:len(w) // 2]), ' '.join(w[len(w) // 2:])
 
+# %% ../nbs/04_procrustes.ipynb #9149e4bd
 def retrieval_scores(model:nn.Module, # a sentence encoder (see `rotprune.eval.embeddings`)
                      batches:list, # n queries, then their n documents, in order
                      ref:torch.Tensor|None=None, # the dense model's embeddings of the same texts (None: fidelity 1)
@@ -148,6 +152,7 @@ def oneshot_eval(model:nn.Module, # the dense model (not modified)
     pruned, _ = rcpu_prune(copy.deepcopy(model), None, amount, stats=stats, **kw)
     return evaluate(pruned)
 
+# %% ../nbs/04_procrustes.ipynb #4cd59ff5
 def method_sweep(model:nn.Module, # the dense model (not modified)
                  stats:dict, # its `rcpu_stats`, shared by every run
                  methods:dict, # {name: `rcpu_prune` options}
@@ -280,6 +285,7 @@ def gram_pass(model:nn.Module, # a Llama-family decoder (not changed)
     st = collect_moments(model, validate_calib(calib), taps, widths)  # every tap hooked, one forward per batch
     return [{k: st[i, k].gram for k in ('attn', 'o', 'mlp', 'down')} for i in range(len(taps) // 4)]
 
+# %% ../nbs/06_entropy.ipynb #860a4f2e
 def _status_kb(field:str) -> int:
     with open('/proc/self/status') as f: return next(int(l.split()[1]) for l in f if l.startswith(field + ':'))
 
@@ -294,6 +300,7 @@ def peak_rss(fn) -> tuple:
     out = fn()
     return out, (_status_kb('VmHWM') - before) / 1024
 
+# %% ../nbs/06_entropy.ipynb #c63975a3
 def pocket_gram_memory(how:str, # 'layer by layer' or 'one pass'
                        sizes=(32, 128, 448), # calibration passages (128 tokens each), measured in this order
                       ) -> list[dict]:
@@ -378,6 +385,7 @@ def peer_run(side:str, method:str, threads:int=2) -> dict:
             'peak memory (GB)': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
             'zeros': sum((w == 0).sum().item() for w in ws) / sum(w.numel() for w in ws), 'transformers': transformers.__version__}
 
+# %% ../nbs/09_benchmarks.ipynb #a1dc112e
 def peer_table(methods=tuple(PEER_METHODS), # keys of `PEER_METHODS`
                python:str|None=None, # the peer environment's Python (default: $ROTPRUNE_PEER_PYTHON; None: rotprune only)
                threads:int=2) -> pd.DataFrame:

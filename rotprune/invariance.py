@@ -47,6 +47,7 @@ def untie_embeddings(model:nn.Module) -> nn.Module:
             forget_tied_weights(model); sync_config(model)  # the config says untied before it is synced
     return forget_tied_weights(model)
 
+# %% ../nbs/01_invariance.ipynb #0c1bf851
 def _scale_map(gamma:torch.Tensor, eps:float, like:torch.Tensor) -> RMSNormLinear:
     "The final norm of a tied model, fused: scale-free RMSNorm, then diag(gamma) as a square linear map."
     m = RMSNormLinear(len(gamma), eps, dtype=like.dtype, device=like.device)
@@ -99,6 +100,7 @@ def rotate_sites(sites:list, generator:torch.Generator|None=None) -> list:
     for s, R in zip(sites, Rs): s.rotate(R)
     return Rs
 
+# %% ../nbs/01_invariance.ipynb #f91bad61
 def check_invariance(model:nn.Module, batches, kinds=None, seed:int=0) -> dict:
     "Rotate a copy of `model` at every site (of `kinds`) by random group elements; return the output error per kind."
     import copy

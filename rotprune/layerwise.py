@@ -69,6 +69,7 @@ class BlockRunner(nn.Module):
         return [{'hidden_states': h, 'batch_index': torch.tensor(i)} | ({'attention_mask': m} if m is not None else {})
                 for i, (h, _, _, m) in enumerate(self.inputs)]
 
+# %% ../nbs/00d_layerwise.ipynb #8830c767
 class Truncated(nn.Module):
     "Runs a model only up to block `last` (a hook stops it there); its output is None."
     def __init__(self, model, last): super().__init__(); self.model, self.last = model, last; self.train(model.training)
@@ -82,6 +83,7 @@ class Truncated(nn.Module):
         finally:
             if h is not None: h.remove()
 
+# %% ../nbs/00d_layerwise.ipynb #3949e513
 @torch.no_grad()
 def propagate(block:nn.Module, inputs:list) -> list:
     "Replace each cached input by `block`'s output on it (in place): the next block's inputs."
@@ -123,6 +125,7 @@ class OffloadStore:
     def __deepcopy__(self, memo): return self
     def __repr__(self): return f"OffloadStore({str(self.folder)!r}, {self.count} files)"
 
+# %% ../nbs/00d_layerwise.ipynb #31348bcb
 def offload_store(model:nn.Module, # an offloaded model
                   folder=None, # where to write changed disk-offloaded weights (default: a temporary directory)
                  ) -> OffloadStore:
@@ -131,7 +134,6 @@ def offload_store(model:nn.Module, # an offloaded model
     if st is None or (folder is not None and Path(folder) != st.folder):
         st = OffloadStore(folder); model.__dict__['rotprune_offload'] = st
     return st
-
 
 # %% ../nbs/00d_layerwise.ipynb #002f26b7
 def _on_disk(wm, key) -> bool:
@@ -150,6 +152,7 @@ def rebind_forwards(module:nn.Module):
         f = getattr(m, '_old_forward', None)
         if f is not None and getattr(f, '__func__', None) is not type(m).forward: m._old_forward = types.MethodType(type(m).forward, m)
 
+# %% ../nbs/00d_layerwise.ipynb #e2196991
 @contextlib.contextmanager
 def onloaded(module:nn.Module, # a block (or any submodule) of an offloaded model; no-op when nothing in it is offloaded
              store:OffloadStore|None=None, # where changed weights go (needed when `write`)
@@ -173,6 +176,7 @@ def onloaded(module:nn.Module, # a block (or any submodule) of an offloaded mode
             for name in cur: set_module_tensor_to_device(m, name, 'meta')
             h.offload = True
 
+# %% ../nbs/00d_layerwise.ipynb #4d8f045d
 def offload_aware(f):
     "Decorator for a function that handles offloaded models itself (one block at a time): `get_adapter` lets them through inside it."
     @functools.wraps(f)
@@ -180,6 +184,7 @@ def offload_aware(f):
         with allow_offloaded(): return f(*args, **kw)
     return g
 
+# %% ../nbs/00d_layerwise.ipynb #17caff04
 def block_onloaded(model:nn.Module, # a transformer (offloaded or not)
                    index:int, # which block
                    write:bool=True, # write the weights back (False: only read them)
@@ -206,6 +211,7 @@ class Step:
         return Sites([s for s in find_sites(self.model) if s.name.startswith(f'layer{self.index}.')])
     def __repr__(self): return f"Step({self.index}, {type(self.block).__name__}, {len(self.inputs)} batches)"
 
+# %% ../nbs/00d_layerwise.ipynb #22602d69
 def layerwise(model:nn.Module, # a transformer of a family in `rotprune.arch`
               calib, # calibration batches
               last:int|None=None, # stop after this block (default: the last)

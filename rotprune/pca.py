@@ -93,6 +93,7 @@ def cob_sites(model:nn.Module, # the model
         if why: raise ValueError(f"site {s.name!r} cannot take a change of basis: {why}")
     return out
 
+# %% ../nbs/03_pca.ipynb #6d8ac648
 def cob_bases(model:nn.Module, calib, sites, centered:bool=False, stats:dict|None=None, progress:bool=False) -> dict:
     "{site name: (R, energy)} from one streaming pass (or from precomputed `stats`); the model is not changed."
     if stats is None: stats = site_moments(model, sites, calib, progress=progress)
@@ -104,6 +105,7 @@ def cob_bases(model:nn.Module, calib, sites, centered:bool=False, stats:dict|Non
         out[s.name] = uncentered_pca(stats[s.name], s.group, centered=centered)
     return out
 
+# %% ../nbs/03_pca.ipynb #fa8e16e2
 def cob(model:nn.Module, # the model, changed in place (function preserved)
         calib, # calibration batches
         sites=None, # site names or kinds (None: every admissible prunable site)
@@ -126,6 +128,7 @@ def dim_fraction(amount:float, # fraction of the site's parameters to remove, in
     "Fraction of a site's dimensions to remove for a fraction P of its parameters: 1-sqrt(1-P) in chains of sites, else P (`rotprune.select.amount_for_params`)."
     return amount_for_params(amount, chained=kind in ('channels', 'features'))
 
+# %% ../nbs/03_pca.ipynb #2df17780
 @renamed_args(fraction='amount')
 def select_dims(importance:torch.Tensor, # (d,) importance of each coordinate
                 blocks:tuple=None, # block sizes (default: one block)
@@ -168,6 +171,7 @@ class ParamAmount:
     fraction:float # in [0, 1)
     def __post_init__(self): validate_amount(self.fraction)
 
+# %% ../nbs/03_pca.ipynb #606fa0bd
 @dataclasses.dataclass(frozen=True)
 class Threshold:
     "Remove the directions whose importance is below `value` times the block's `rule` statistic ('zscore': below `value` standard scores)."
@@ -177,7 +181,6 @@ class Threshold:
         if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
             raise ValueError(f"threshold must be a finite number, got {self.value!r}")
         if self.rule not in RULES: raise ValueError(f"unknown rule {self.rule!r}; choose from {RULES}")
-
 
 # %% ../nbs/03_pca.ipynb #9e0c9f51
 def _check_cob(amount, basis:str):

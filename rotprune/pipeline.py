@@ -240,6 +240,7 @@ def needs_rotprune(path) -> bool:
     "Does the model saved at `path` need `load_pruned` (its config records changes the standard fields cannot express)?"
     return bool(json.loads((Path(path) / 'config.json').read_text()).get('rotprune'))
 
+# %% ../nbs/07_pipeline.ipynb #f2a39d49
 def _out(o): return o.logits if hasattr(o, 'logits') else o.last_hidden_state
 
 def check_roundtrips(models:dict, # {name: (model, batches)}: pruned models and tokenizer-dict batches to compare on
@@ -266,6 +267,7 @@ def check_roundtrips(models:dict, # {name: (model, batches)}: pruned models and 
                          'bitwise': all(torch.equal(a, b) for a, b in zip(ref, got))}
     return res
 
+# %% ../nbs/07_pipeline.ipynb #5dadccf1
 def check_roundtrip(model:nn.Module, # a pruned model
                     batches:list, # tokenizer-dict batches to compare outputs on
                    ) -> dict:
@@ -354,6 +356,7 @@ def check_recipe(r:Recipe) -> Recipe:
     if not r.greedy and not uses_greedy(r): no("greedy=False applies to the layer-by-layer unit recipes (identity basis, unit scores, uniform allocation)")
     return r
 
+# %% ../nbs/07_pipeline.ipynb #9413f390
 def uses_greedy(r:Recipe) -> bool:
     "Does `r` read its `greedy` field (layer-by-layer unit pruning that can calibrate each layer on the pruned upstream)?"
     return r.granularity == 'structured' and r.basis == 'identity' and r.score != 'projective' and r.allocation == 'uniform'

@@ -67,12 +67,14 @@ def compensation_name(method) -> str:
     if not isinstance(method, str) or method not in COMPENSATIONS: raise ValueError(f"compensate must be one of {COMPENSATIONS}, not {method!r}")
     return method
 
+# %% ../nbs/04_procrustes.ipynb #3096d8bb
 def check_damp(method:str, damp):
     "Refuse a `damp` that `method` would not use, or that is not a finite number >= 0."
     if damp is None: return
     if method not in DAMP or isinstance(damp, bool) or not isinstance(damp, (int, float)) or not 0 <= damp < float('inf'):
         raise ValueError(f"damp is the ridge of the least-squares compensations {tuple(DAMP)}, a finite number >= 0; got damp={damp!r} with compensate={method!r}")
 
+# %% ../nbs/04_procrustes.ipynb #b87a896e
 def _as_index(keep, n:int) -> torch.Tensor:
     keep = torch.as_tensor(keep, dtype=torch.long).flatten()
     if len(keep) == 0 or keep.min() < 0 or keep.max() >= n or len(keep.unique()) != len(keep):
@@ -92,6 +94,7 @@ def procrustes_gram(W:torch.Tensor, # the dense layer's weight (d_out, d_in)
     if not scale: return Q
     return Q, _scale(S, torch.trace(WK @ H[K][:, K] @ WK.T).item())
 
+# %% ../nbs/04_procrustes.ipynb #a1c94fd2
 def compensation(W:torch.Tensor, # the dense layer's weight (d_out, d_in)
                  m:Moments, # streamed statistics of its inputs
                  keep, # the kept input columns K
@@ -118,6 +121,7 @@ def compensation(W:torch.Tensor, # the dense layer's weight (d_out, d_in)
     drop = torch.tensor(sorted(set(range(W.shape[1])) - set(K.tolist())), dtype=torch.long)  # 'bias': FLAP's mean of the removed inputs
     return WK, W[:, drop] @ m.mean[drop] if len(drop) else torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
 
+# %% ../nbs/04_procrustes.ipynb #cbac91f7
 def reconstruction_error(W:torch.Tensor, # the dense weight (d_out, d_in)
                          new:torch.Tensor, # the compensated weight of the kept columns (d_out, |K|)
                          keep, # the kept columns K
@@ -157,6 +161,7 @@ def site_consumer(site:Site) -> nn.Module:
     if len(mods) != 1: raise ValueError(f"site {site.name!r} has {len(mods)} consumer modules; rcpu_prune needs one")
     return next(iter(mods.values()))
 
+# %% ../nbs/04_procrustes.ipynb #4147757a
 def site_unit_scores(site:Site, # an 'mlp' or 'heads' site
                      col:torch.Tensor, # scores of the consumer's input columns
                     ) -> torch.Tensor:
@@ -165,17 +170,20 @@ def site_unit_scores(site:Site, # an 'mlp' or 'heads' site
     coord = sum(col[p.positions(n)] for p in site.consumers)  # a GQA coordinate is read by several query heads
     return coord.view(n // u, u).sum(1)
 
+# %% ../nbs/04_procrustes.ipynb #df46b05e
 def site_unit_columns(site:Site) -> torch.Tensor:
     "(units, c): the consumer columns that read each prunable unit of `site` (its coordinates, at every port)."
     n, u = site.width, site.prune_unit
     pos = torch.stack([p.positions(n) for p in site.consumers], 1)  # (n, ports)
     return pos.view(n // u, u * len(site.consumers))
 
+# %% ../nbs/04_procrustes.ipynb #442e49b8
 def unit_importance(site:Site, W:torch.Tensor, m:Moments|None, score:str, generator:torch.Generator|None=None) -> torch.Tensor:
     "Scores of the site's prunable units: a score with a group form (`obs`) judges each unit's columns together; the others sum their columns."
     if score in GROUP_IMPORTANCE: return group_scores(score, W, site_unit_columns(site), m, generator)
     return site_unit_scores(site, column_scores(W, m, score, generator))
 
+# %% ../nbs/04_procrustes.ipynb #700167ef
 def keep_units(site:Site, unit:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
     "The kept site coordinates (whole units) and the kept consumer columns, from unit scores."
     n, u = site.width, site.prune_unit
@@ -184,12 +192,14 @@ def keep_units(site:Site, unit:torch.Tensor, amount:float) -> tuple[torch.Tensor
     cols = torch.cat([p.positions(n)[keep] for p in site.consumers]).sort().values
     return keep, cols
 
+# %% ../nbs/04_procrustes.ipynb #97684a70
 def site_keep(site:Site, col:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
     "Deprecated (nothing in rotprune uses it since units are scored by `unit_importance`): `keep_units` of the summed column scores."
     warnings.warn("site_keep is deprecated: use keep_units(site, unit_importance(site, W, m, score), amount), which scores "
                   "multi-column units as a whole; site_keep goes in the next release", DeprecationWarning, stacklevel=2)
     return keep_units(site, site_unit_scores(site, col), amount)
 
+# %% ../nbs/04_procrustes.ipynb #54c1fb7a
 def layer_index(site:Site) -> int:
     "The block index of a per-layer site ('layer3.mlp' -> 3)."
     return int(site.name.split('.')[0][len('layer'):])
@@ -226,6 +236,7 @@ def rcpu_sites(model, sites) -> list:
     for s in found: site_consumer(s)
     return found
 
+# %% ../nbs/04_procrustes.ipynb #21bfb0a6
 @offload_aware
 def rcpu_stats(model:nn.Module, # a transformer of a family in `rotprune.arch` (not modified)
                calib, # calibration batches
@@ -275,10 +286,10 @@ class Compensation:
             object.__setattr__(self, 'at', at)
         check_damp(self.method, self.damp)
 
+# %% ../nbs/04_procrustes.ipynb #5565bafe
 def as_compensation(c:str|Compensation) -> Compensation:
     "`c` as a `Compensation` (a name is the `Compensation` of that method, everywhere, default ridge)."
     return c if isinstance(c, Compensation) else Compensation(c)
-
 
 # %% ../nbs/04_procrustes.ipynb #7cfd0f3b
 def _check_greedy(model:nn.Module):

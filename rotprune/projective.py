@@ -43,6 +43,7 @@ def ridge_inverse(G:torch.Tensor, # a symmetric positive semi-definite Gram matr
                          f"with more units than inputs, always is): use lam > 0")
     return torch.cholesky_inverse(L)
 
+# %% ../nbs/05_projective.ipynb #b5aa65e2
 def _coefficients_from_inverse(Gi:torch.Tensor) -> torch.Tensor:
     return (-Gi / Gi.diagonal()[:, None]).fill_diagonal_(0.)
 
@@ -53,6 +54,7 @@ def coefficients(W:torch.Tensor, # the producer's rows, one per unit (n, m)
     W = as_matrix(W)
     return _coefficients_from_inverse(ridge_inverse(W @ W.T, lam))
 
+# %% ../nbs/05_projective.ipynb #44c6fa67
 def distances(W:torch.Tensor, # the producer's rows, one per unit (n, m)
               lam:float=1e-3, # ridge λ
              ) -> torch.Tensor:
@@ -167,6 +169,7 @@ class Selection:
         "The first `k` removals (greedy selection is prefix-consistent: this is the selection for removing k units)."
         return Selection(self.removed[:k], self.coefs[:k], self.scores[:k], self.n, self.alpha, self.mode)
 
+# %% ../nbs/05_projective.ipynb #0c894f82
 def _sqrt_factor(H:torch.Tensor) -> torch.Tensor:
     "F with F Fᵀ = H, for a symmetric positive semi-definite H (rounding negatives clamped)."
     ev, U = torch.linalg.eigh(H)
@@ -232,6 +235,7 @@ def select_naive(W:torch.Tensor, # producer rows (n, m)
         i = int(torch.argmin(d)); out.append(i); alive[i] = False
     return torch.tensor(out, dtype=torch.long)
 
+# %% ../nbs/05_projective.ipynb #95a123c3
 def select_closed(W:torch.Tensor, n_remove:int, lam:float=1e-3, max_steps:int|None=None) -> torch.Tensor:
     "Reference greedy selection (α = 0): one fresh closed-form solve (one inverse) of the remaining rows per step."
     W = as_matrix(W); alive, out = torch.ones(len(W), dtype=torch.bool), []
@@ -269,6 +273,7 @@ def redistribute_multiplicative(W:torch.Tensor, # producer rows (n, ...), one pe
     b2 = None if b is None else b.detach().to(torch.float64)[k] * u['beta'][k]
     return W[k] * _along(u['alpha'][k], W, 0), b2, V[:, k] * _along(u['gamma'][k], V, 1)
 
+# %% ../nbs/05_projective.ipynb #074b5d76
 def redistribute_additive(V:torch.Tensor, # consumer weight (k, n, ...): axis 1 reads the units
                           sel:Selection, # from `select_projective`
                           offset:torch.Tensor|None=None, # producer bias b (data-free) or unit means μ (data-aware)

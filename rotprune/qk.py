@@ -55,6 +55,7 @@ def is_rope_site(site:Site) -> bool:
     "Is `site` a Llama-family `qk` site, whose units are rotary planes rather than coordinates?"
     return isinstance(site, RopeQKSite)
 
+# %% ../nbs/05a_qk.ipynb #5d53027e
 def check_qk_site(site:Site) -> Site:
     "`site` if it is a query/key site this module prunes (GPT-2's, or a rotary one), else a `ValueError` naming it."
     if not is_rope_site(site): _c_attn(site)

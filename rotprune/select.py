@@ -56,6 +56,7 @@ def validate_amount(amount) -> float:
         raise ValueError(f"amount must be a number in [0, 1) (the fraction of units to remove), got {amount!r}")
     return float(amount)
 
+# %% ../nbs/00e_select.ipynb #21b68ddf
 def keep_count(n:int, # units in the site
                amount:float, # fraction of units to remove, in [0, 1)
                min_keep:int=1, # keep at least this many
@@ -64,6 +65,7 @@ def keep_count(n:int, # units in the site
     amount = validate_amount(amount)
     return max(n - math.floor(amount * n + 0.5), min(min_keep, n))
 
+# %% ../nbs/00e_select.ipynb #55da6519
 def amount_for_params(params:float, # fraction of a site's parameters to remove, in [0, 1)
                       chained:bool=False, # is the site both written and read by layers that are themselves pruned (CNN channels)?
                      ) -> float:
@@ -89,6 +91,7 @@ class Importance(Protocol):
     "A unit score: (consumer weight (out, n) float64, `Moments` of the n units or None, generator) -> (n,) float64, higher = keep."
     def __call__(self, W:torch.Tensor, m:Moments|None, generator:torch.Generator|None=None) -> torch.Tensor: ...
 
+# %% ../nbs/00e_select.ipynb #9820f15e
 IMPORTANCE: dict[str, Importance] = {}
 NEEDS_STATS: set = set()
 
@@ -100,6 +103,7 @@ def register_importance(name:str, needs_stats:bool=True):
         return f
     return deco
 
+# %% ../nbs/00e_select.ipynb #483b0f80
 def unit_scores(score:str, # a name in `IMPORTANCE`
                 W:torch.Tensor, # the consumer's weight (out, n)
                 m:Moments|None=None, # statistics of the n units
@@ -184,10 +188,10 @@ class Score:
     def needs_stats(self) -> bool: return self.name in NEEDS_STATS
     def generator(self) -> torch.Generator: return torch.Generator().manual_seed(self.seed)
 
+# %% ../nbs/00e_select.ipynb #591a786a
 def as_score(score:str|Score) -> Score:
     "`score` as a `Score` (a name is the `Score` of that name, seed 0)."
     return score if isinstance(score, Score) else Score(score)
-
 
 # %% ../nbs/00e_select.ipynb #90f6a73e
 class RemovalQueue(Protocol):
@@ -195,6 +199,7 @@ class RemovalQueue(Protocol):
     def cost(self) -> float: ...
     def pop(self) -> None: ...
 
+# %% ../nbs/00e_select.ipynb #96a5b61d
 class SortedQueue:
     "A `RemovalQueue` over fixed costs, lowest first."
     def __init__(self, costs): self.costs, self.i = sorted(float(c) for c in costs), 0
@@ -230,6 +235,7 @@ def site_params(site:Site) -> int:
     mods = {id(p.module): p.module for p in site.producers + site.consumers + site.companions}
     return sum(p.numel() for m in mods.values() for p in m.parameters(recurse=False))
 
+# %% ../nbs/00e_select.ipynb #fcd89c29
 def make_report(rows:list[dict], # one dict per site (the columns of `REPORT_COLUMNS`, and any extra)
                 params_before:int|None=None, # the whole model's parameters before
                 params_after:int|None=None, # ... and after
@@ -306,6 +312,7 @@ def probe_row(batch):
     i = int(m.sum(1).argmax()) if torch.is_tensor(m) and m.shape[:1] == (B,) else 0
     return {k: v[i:i + 1] if torch.is_tensor(v) and v.ndim >= 1 and v.shape[0] == B else v for k, v in batch.items()}
 
+# %% ../nbs/00e_select.ipynb #fb6bef96
 _GUARDED = contextvars.ContextVar('rotprune_guarded', default={})  # {id(model): the outermost guard's state}
 
 @contextlib.contextmanager

@@ -129,6 +129,7 @@ class RMSNorm(nn.Module):
     def site_group(self, width:int) -> Group: return Group.orthogonal(width)
     def extra_repr(self): return f"dim={self.dim}, eps={self.eps}"
 
+# %% ../nbs/01_invariance.ipynb #c22c1002
 _ORTHOGONAL_TYPES = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d,
                      nn.AdaptiveAvgPool2d, nn.Flatten)
 _PERMUTATION_TYPES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Softplus, nn.Mish,
@@ -160,6 +161,7 @@ class Port:
         return torch.arange(width) if self.index is None else torch.as_tensor(self.index, dtype=torch.long)
     def size(self) -> int: return out_features(self.module) if self.side == 'out' else in_features(self.module)
 
+# %% ../nbs/01_invariance.ipynb #37ffaa5e
 @dataclass(eq=False)
 class Site:
     "A hidden space of a network: who writes it, who reads it, what may rotate it, where to observe it."

@@ -46,6 +46,7 @@ def n_pruned(n:int, # size of a comparison group
     "How many weights of a comparison group of `n` are zeroed: round-half-up(amount · n)."
     return min(int(math.floor(amount * n + 0.5 + 1e-9)), n)
 
+# %% ../nbs/06a_sparsify.ipynb #b4e22851
 @renamed_args(sparsity='amount')
 def prune_mask(S:torch.Tensor, # scores (out, in), higher = more important
                amount:float|None, # fraction of each comparison group to zero (None with nm)
@@ -96,6 +97,7 @@ def magnitude(W:torch.Tensor, # weight (out, in)
     W, _ = _check_weight(W)
     return W.masked_fill(prune_mask(W.abs(), amount, nm, per_row=False), 0).to(dtype)
 
+# %% ../nbs/06a_sparsify.ipynb #d185b5e0
 @renamed_args(sparsity='amount')
 def wanda(W:torch.Tensor, # weight (out, in)
           H:torch.Tensor, # input Gram matrix Σ x xᵀ (in, in), or just its diagonal Σ x² (in,)
@@ -205,6 +207,7 @@ def linears(block:nn.Module) -> dict:
     "The weight layers of a block by name (nn.Linear, and GPT-2's Conv1D)."
     return {n: m for n, m in block.named_modules() if isinstance(m, (nn.Linear, Conv1D))}
 
+# %% ../nbs/06a_sparsify.ipynb #75391c60
 @torch.no_grad()
 def shared_inputs(block:nn.Module, # a transformer block
                   runner:BlockRunner, # runs it on its cached inputs
@@ -258,6 +261,7 @@ def weight_columns(m:nn.Module) -> int:
     "The number of columns of `weight_matrix(m)` (inputs x kernel positions for a convolution)."
     return m.weight.numel() // out_features(m)
 
+# %% ../nbs/06a_sparsify.ipynb #09cf3753
 def _prunable(model:nn.Module, ad) -> dict:
     "The weight layers `sparsify` prunes, by report name: every linear of every block, or every Linear/Conv2d of a Sequential."
     if ad.family == 'sequential': return weight_layers(model)
@@ -340,6 +344,7 @@ def layer_chain(model:nn.Sequential, # an nn.Sequential, possibly nested
     walk(model, '')
     return out
 
+# %% ../nbs/06a_sparsify.ipynb #f85cbb3c
 def weight_layers(model:nn.Sequential) -> dict:
     "The nn.Linear and nn.Conv2d leaves of an nn.Sequential by name, in forward order (checked unfoldable)."
     layers = {n: m for n, m in layer_chain(model) if isinstance(m, (nn.Linear, nn.Conv2d))}
@@ -354,6 +359,7 @@ def chain_input(b, i:int=0) -> torch.Tensor:
         raise TypeError(f"calibration batch {i}: an nn.Sequential takes tensors (or (x, y) tuples), not a {type(b).__name__}")
     return x
 
+# %% ../nbs/06a_sparsify.ipynb #df543e17
 def sq_sums(m:nn.Module, # an nn.Linear or nn.Conv2d
             x:torch.Tensor, # a batch of its inputs
            ) -> torch.Tensor:

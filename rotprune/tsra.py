@@ -120,6 +120,7 @@ def tsra_vgg16(num_classes:int=10, # number of classes
                   block=lambda c: [RMSNorm2d(c), TSRA(split=c // 2, **tsra_kw)], pool=lambda: nn.AvgPool2d(2, 2),
                   act=lambda c: TSRA(split=c // 2, **tsra_kw))
 
+# %% ../nbs/02_tsra.ipynb #75d8944c
 def relu_vgg16(num_classes:int=10, # number of classes
                width:float=1.0, # multiplier of every hidden width
                in_size:int=32, # input side (a multiple of 32)
@@ -134,6 +135,7 @@ def relu_vgg16(num_classes:int=10, # number of classes
         elif isinstance(m, nn.BatchNorm2d): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
     return net
 
+# %% ../nbs/02_tsra.ipynb #983b0b71
 def tsra_mlp(sizes:list, # [in_features, hidden..., out_features]
              dropout:float=0., # dropout after each TSRA
              **tsra_kw, # TSRA gate parameters
@@ -194,6 +196,7 @@ def quick_tsra_vgg(retrain:bool=False, # train even if a cached model exists
     "The quick-mode TSRA-VGG-16 trained on digits, and the digits splits: loaded from the cache, else trained (seeded) and cached."
     return _quick_model('tsra', retrain, path, progress)
 
+# %% ../nbs/02_tsra.ipynb #f9ecf769
 def quick_relu_vgg(retrain:bool=False, path=None, progress:bool=True) -> tuple[nn.Module, dict]:
     "The ReLU-control VGG-16 trained on digits with the same budget, cached like `quick_tsra_vgg`."
     return _quick_model('relu', retrain, path, progress)
@@ -209,6 +212,7 @@ def cifar10_splits(val_size:int|None=None, # default 5,000 (`full_size`: fewer i
     p = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     return {'train': (x[p[val_size:]], y[p[val_size:]]), 'val': (x[p[:val_size]], y[p[:val_size]]), 'test': (xt, yt)}
 
+# %% ../nbs/02_tsra.ipynb #23a931ea
 CIFAR_RECIPES = {'tsra': dict(optimizer='adamw', lr=1e-3, weight_decay=5e-4, warmup=1000),
                  'relu': dict(optimizer='sgd', lr=0.1, weight_decay=5e-4, warmup=0)}
 
@@ -221,6 +225,7 @@ class TrainingRun:
     checkpoint_every:int|None=None # steps between saves of the training state (`path` with suffix .ckpt; default 1,000); a new call resumes from it
     seed:int=0
 
+# %% ../nbs/02_tsra.ipynb #eed01111
 @renamed_args(kind='activation')
 @grouped_args('run', TrainingRun)
 def train_cifar10(activation:str='tsra', # 'tsra' (the paper's) or 'relu' (the control)
@@ -257,6 +262,7 @@ def train_cifar10(activation:str='tsra', # 'tsra' (the paper's) or 'relu' (the c
     path.with_suffix('.ckpt').unlink(missing_ok=True)  # the model is safe: the training state can go
     return model, hist
 
+# %% ../nbs/02_tsra.ipynb #1bb06b9a
 @renamed_args(kind='activation')
 def cifar10_vgg(activation:str='tsra', # 'tsra' (the paper's) or 'relu' (the control)
                 train:bool=False, # train (or resume training) when no finished model is cached, instead of raising
