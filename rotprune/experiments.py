@@ -87,8 +87,9 @@ def threshold_sweep(model:nn.Module, # trained classifier (not modified)
 from .core import Moments, weight_matrix
 from .invariance import find_sites
 from .eval import embeddings, embedding_fidelity, param_count
+from .select import site_consumer, unit_importance, keep_units
 from .procrustes import (rcpu_stats, rcpu_prune, compensation, reconstruction_error, column_scores, COMPENSATIONS,
-                                 compensation_name, site_consumer, unit_importance, keep_units)
+                                 compensation_name)
 
 
 # %% ../nbs/04_procrustes.ipynb #68fd7041

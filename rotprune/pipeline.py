@@ -370,7 +370,8 @@ def global_amounts(model:nn.Module, # the model (not modified)
                    sites=('mlp', 'heads'), # the sites sharing the budget
                   ) -> dict:
     "Per-site fractions of units to remove so that `amount` of the sites' parameters go, lowest standardised scores first."
-    from rotprune.procrustes import rcpu_sites, site_consumer, unit_importance, layer_index
+    from rotprune.procrustes import rcpu_sites
+    from rotprune.select import site_consumer, unit_importance, layer_index
     from rotprune.core import weight_matrix
     from rotprune.select import validate_amount, site_params, allocate, SortedQueue
     validate_amount(amount)

@@ -13,15 +13,15 @@ from .invariance import Site, find_sites
 from .arch import get_adapter
 from .layerwise import layerwise, Truncated, offload_aware, block_onloaded
 from .select import (select_sites, keep_count, top_units, validate_amount, validate_calib, unit_scores, IMPORTANCE, Score, as_score,
-                             GROUP_IMPORTANCE, group_scores,
+                             GROUP_IMPORTANCE, group_scores, site_consumer, site_unit_scores, site_unit_columns, unit_importance,
+                             keep_units, site_keep, layer_index,
                              make_report, site_params, guarded)
 from .eval import param_count, embeddings, embedding_fidelity
 
 # %% auto #0
 __all__ = ['COMPENSATIONS', 'DAMP', 'SCORES', 'STATS', 'procrustes', 'compensation_name', 'check_damp', 'procrustes_gram',
-           'compensation', 'reconstruction_error', 'column_scores', 'site_consumer', 'site_unit_scores',
-           'site_unit_columns', 'unit_importance', 'keep_units', 'site_keep', 'layer_index', 'rcpu_sites', 'rcpu_stats',
-           'Compensation', 'as_compensation', 'rcpu_prune', 'demo']
+           'compensation', 'reconstruction_error', 'column_scores', 'rcpu_sites', 'rcpu_stats', 'Compensation',
+           'as_compensation', 'rcpu_prune', 'demo']
 
 # %% ../nbs/04_procrustes.ipynb #5372d822
 def _polar(M:torch.Tensor, rtol:float|None=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,56 +153,6 @@ def column_scores(W:torch.Tensor, # the layer's weight (d_out, d_in)
                  ) -> torch.Tensor:
     "Importance of each input column of a linear layer (higher = keep), in float64: `rotprune.select.unit_scores`."
     return unit_scores(score, W, m, generator)
-
-# %% ../nbs/04_procrustes.ipynb #54733a13
-def site_consumer(site:Site) -> nn.Module:
-    "The one module that reads `site` (raises if several do: RCPU compensates a single consumer)."
-    mods = {id(p.module): p.module for p in site.consumers}
-    if len(mods) != 1: raise ValueError(f"site {site.name!r} has {len(mods)} consumer modules; rcpu_prune needs one")
-    return next(iter(mods.values()))
-
-# %% ../nbs/04_procrustes.ipynb #4147757a
-def site_unit_scores(site:Site, # an 'mlp' or 'heads' site
-                     col:torch.Tensor, # scores of the consumer's input columns
-                    ) -> torch.Tensor:
-    "Scores of the site's prunable units (neurons, key/value heads) from the consumer's column scores."
-    n, u = site.width, site.prune_unit
-    coord = sum(col[p.positions(n)] for p in site.consumers)  # a GQA coordinate is read by several query heads
-    return coord.view(n // u, u).sum(1)
-
-# %% ../nbs/04_procrustes.ipynb #df46b05e
-def site_unit_columns(site:Site) -> torch.Tensor:
-    "(units, c): the consumer columns that read each prunable unit of `site` (its coordinates, at every port)."
-    n, u = site.width, site.prune_unit
-    pos = torch.stack([p.positions(n) for p in site.consumers], 1)  # (n, ports)
-    return pos.view(n // u, u * len(site.consumers))
-
-# %% ../nbs/04_procrustes.ipynb #442e49b8
-def unit_importance(site:Site, W:torch.Tensor, m:Moments|None, score:str, generator:torch.Generator|None=None) -> torch.Tensor:
-    "Scores of the site's prunable units: a score with a group form (`obs`) judges each unit's columns together; the others sum their columns."
-    if score in GROUP_IMPORTANCE: return group_scores(score, W, site_unit_columns(site), m, generator)
-    return site_unit_scores(site, column_scores(W, m, score, generator))
-
-# %% ../nbs/04_procrustes.ipynb #700167ef
-def keep_units(site:Site, unit:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
-    "The kept site coordinates (whole units) and the kept consumer columns, from unit scores."
-    n, u = site.width, site.prune_unit
-    kept_units = top_units(unit, keep_count(n // u, amount))
-    keep = (kept_units[:, None] * u + torch.arange(u)).flatten()
-    cols = torch.cat([p.positions(n)[keep] for p in site.consumers]).sort().values
-    return keep, cols
-
-# %% ../nbs/04_procrustes.ipynb #97684a70
-def site_keep(site:Site, col:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
-    "Deprecated (nothing in rotprune uses it since units are scored by `unit_importance`): `keep_units` of the summed column scores."
-    warnings.warn("site_keep is deprecated: use keep_units(site, unit_importance(site, W, m, score), amount), which scores "
-                  "multi-column units as a whole; site_keep goes in the next release", DeprecationWarning, stacklevel=2)
-    return keep_units(site, site_unit_scores(site, col), amount)
-
-# %% ../nbs/04_procrustes.ipynb #54c1fb7a
-def layer_index(site:Site) -> int:
-    "The block index of a per-layer site ('layer3.mlp' -> 3)."
-    return int(site.name.split('.')[0][len('layer'):])
 
 # %% ../nbs/04_procrustes.ipynb #4a8ca511
 def _prune_site_at(model, site, *args):

@@ -18,8 +18,10 @@ from .layerwise import rebind_forwards
 # %% auto #0
 __all__ = ['ALLOCATIONS', 'IMPORTANCE', 'NEEDS_STATS', 'OBS_DAMP', 'GROUP_IMPORTANCE', 'REPORT_COLUMNS', 'SNAPSHOT_IN_MEMORY',
            'select_sites', 'validate_amount', 'keep_count', 'amount_for_params', 'top_units', 'Importance',
-           'register_importance', 'unit_scores', 'group_scores', 'Score', 'as_score', 'RemovalQueue', 'SortedQueue',
-           'allocate', 'site_params', 'make_report', 'probe_row', 'guarded', 'validate_calib']
+           'register_importance', 'unit_scores', 'group_scores', 'Score', 'as_score', 'site_consumer',
+           'site_unit_scores', 'site_unit_columns', 'unit_importance', 'keep_units', 'site_keep', 'layer_index',
+           'RemovalQueue', 'SortedQueue', 'allocate', 'site_params', 'make_report', 'probe_row', 'guarded',
+           'validate_calib']
 
 # %% ../nbs/00e_select.ipynb #f42fcd79
 def select_sites(model:nn.Module, # the model whose sites to choose
@@ -192,6 +194,56 @@ class Score:
 def as_score(score:str|Score) -> Score:
     "`score` as a `Score` (a name is the `Score` of that name, seed 0)."
     return score if isinstance(score, Score) else Score(score)
+
+# %% ../nbs/00e_select.ipynb #54733a13
+def site_consumer(site:Site) -> nn.Module:
+    "The one module that reads `site` (raises if several do: RCPU compensates a single consumer)."
+    mods = {id(p.module): p.module for p in site.consumers}
+    if len(mods) != 1: raise ValueError(f"site {site.name!r} has {len(mods)} consumer modules; rcpu_prune needs one")
+    return next(iter(mods.values()))
+
+# %% ../nbs/00e_select.ipynb #4147757a
+def site_unit_scores(site:Site, # an 'mlp' or 'heads' site
+                     col:torch.Tensor, # scores of the consumer's input columns
+                    ) -> torch.Tensor:
+    "Scores of the site's prunable units (neurons, key/value heads) from the consumer's column scores."
+    n, u = site.width, site.prune_unit
+    coord = sum(col[p.positions(n)] for p in site.consumers)  # a GQA coordinate is read by several query heads
+    return coord.view(n // u, u).sum(1)
+
+# %% ../nbs/00e_select.ipynb #df46b05e
+def site_unit_columns(site:Site) -> torch.Tensor:
+    "(units, c): the consumer columns that read each prunable unit of `site` (its coordinates, at every port)."
+    n, u = site.width, site.prune_unit
+    pos = torch.stack([p.positions(n) for p in site.consumers], 1)  # (n, ports)
+    return pos.view(n // u, u * len(site.consumers))
+
+# %% ../nbs/00e_select.ipynb #442e49b8
+def unit_importance(site:Site, W:torch.Tensor, m:Moments|None, score:str, generator:torch.Generator|None=None) -> torch.Tensor:
+    "Scores of the site's prunable units: a score with a group form (`obs`) judges each unit's columns together; the others sum their columns."
+    if score in GROUP_IMPORTANCE: return group_scores(score, W, site_unit_columns(site), m, generator)
+    return site_unit_scores(site, unit_scores(score, W, m, generator))
+
+# %% ../nbs/00e_select.ipynb #700167ef
+def keep_units(site:Site, unit:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
+    "The kept site coordinates (whole units) and the kept consumer columns, from unit scores."
+    n, u = site.width, site.prune_unit
+    kept_units = top_units(unit, keep_count(n // u, amount))
+    keep = (kept_units[:, None] * u + torch.arange(u)).flatten()
+    cols = torch.cat([p.positions(n)[keep] for p in site.consumers]).sort().values
+    return keep, cols
+
+# %% ../nbs/00e_select.ipynb #97684a70
+def site_keep(site:Site, col:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
+    "Deprecated (nothing in rotprune uses it since units are scored by `unit_importance`): `keep_units` of the summed column scores."
+    warnings.warn("site_keep is deprecated: use keep_units(site, unit_importance(site, W, m, score), amount), which scores "
+                  "multi-column units as a whole; site_keep goes in the next release", DeprecationWarning, stacklevel=2)
+    return keep_units(site, site_unit_scores(site, col), amount)
+
+# %% ../nbs/00e_select.ipynb #54c1fb7a
+def layer_index(site:Site) -> int:
+    "The block index of a per-layer site ('layer3.mlp' -> 3)."
+    return int(site.name.split('.')[0][len('layer'):])
 
 # %% ../nbs/00e_select.ipynb #90f6a73e
 class RemovalQueue(Protocol):
