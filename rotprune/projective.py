@@ -12,14 +12,15 @@ import pandas as pd
 from .core import grouped_args, weight_matrix, set_weight_matrix, add_to_bias, as_matrix, moved_names, Moments
 from .invariance import Site, Sites, find_sites, site_moments
 from .select import (select_sites, validate_amount, keep_count, make_report, site_params, guarded, validate_calib,
-                             ALLOCATIONS, allocate)
+                             ALLOCATIONS, allocate, register_importance)
 from .eval import param_count
 from . import qk
 
 # %% auto #0
 __all__ = ['KINDS', 'REDISTRIBUTIONS', 'ridge_inverse', 'coefficients', 'distances', 'Selection', 'select_projective',
            'select_naive', 'select_closed', 'redistribute_multiplicative', 'redistribute_additive', 'site_rows',
-           'ProjectiveRule', 'projective_prune', 'select_global', 'demo']
+           'ProjectiveRule', 'projective_prune', 'select_global', 'projective_importance', 'projective_data_importance',
+           'demo']
 
 # %% ../nbs/05_projective.ipynb #091b9c34
 def _check_lam(lam) -> float:
@@ -533,6 +534,33 @@ def select_global(rows:list|None, # each group's producer rows (n_g, m_g); None 
     queues = [_GreedyQueue(s, alpha, n) for s, n in zip(states, ns)]
     allocate(queues, ns, n_remove)  # the library's one global allocation (`rotprune.select`)
     return [q.selection(mode) for q in queues]
+
+# %% ../nbs/05_projective.ipynb #11a3e588
+def _removal_rank(site:Site, m:Moments|None) -> torch.Tensor:
+    "Each unit's step in a full greedy projective removal (the first removed 0, the one left n - 1): selection only, exact, default λ."
+    if site.prune_unit != 1 or len(site.group.blocks) != 1 or len(site.consumers) != 1:
+        raise ValueError(f"the projective scores rank single units of one block read by one consumer; {site.name!r} "
+                         f"({site.kind}, units of {site.prune_unit}, {len(site.group.blocks)} blocks) is not such a site")
+    n, lam = site.width, ProjectiveRule().lam
+    if m is None: sel = select_projective(site_rows(site)[0], n - 1, 'exact', lam)
+    else:
+        pos = site.consumers[0].positions(n)  # the consumer's columns of the site's coordinates
+        C = m.cov.cpu().to(torch.float64)[pos[:, None], pos[None, :]]
+        sel = select_projective(None, n - 1, 'exact', _lam_rel(lam, C), gram=C)
+    rank = torch.full((n,), float(n - 1), dtype=torch.float64)
+    rank[sel.removed] = torch.arange(n - 1, dtype=torch.float64)
+    return rank
+
+@register_importance('projective', needs_stats=False, site_level=True)
+def projective_importance(site:Site, W, m, generator=None) -> torch.Tensor:
+    "The projective distance as the engine's importance, from the producer's rows: the later a unit leaves the greedy order, the higher."
+    return _removal_rank(site, None)
+
+@register_importance('projective-data', site_level=True)
+def projective_data_importance(site:Site, W, m, generator=None) -> torch.Tensor:
+    "The same from the units' activation covariance (data-aware), as `ProjectiveRule(data_aware=True)` selects."
+    return _removal_rank(site, m)
+
 
 # %% ../nbs/05_projective.ipynb #qk013
 def _projective_qk(s:Site, amount:float, rule:ProjectiveRule, m:Moments|None=None) -> dict:

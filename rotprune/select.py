@@ -16,12 +16,12 @@ from .eval import param_count, model_output, context_length
 from .layerwise import rebind_forwards
 
 # %% auto #0
-__all__ = ['ALLOCATIONS', 'IMPORTANCE', 'NEEDS_STATS', 'OBS_DAMP', 'GROUP_IMPORTANCE', 'REPORT_COLUMNS', 'SNAPSHOT_IN_MEMORY',
-           'select_sites', 'validate_amount', 'keep_count', 'amount_for_params', 'top_units', 'Importance',
-           'register_importance', 'unit_scores', 'group_scores', 'Score', 'as_score', 'site_consumer',
-           'site_unit_scores', 'site_unit_columns', 'unit_importance', 'keep_units', 'site_keep', 'layer_index',
-           'RemovalQueue', 'SortedQueue', 'allocate', 'site_params', 'make_report', 'probe_row', 'guarded',
-           'validate_calib']
+__all__ = ['ALLOCATIONS', 'IMPORTANCE', 'NEEDS_STATS', 'SITE_LEVEL', 'OBS_DAMP', 'GROUP_IMPORTANCE', 'REPORT_COLUMNS',
+           'SNAPSHOT_IN_MEMORY', 'select_sites', 'validate_amount', 'keep_count', 'amount_for_params', 'top_units',
+           'Importance', 'register_importance', 'unit_scores', 'group_scores', 'Score', 'as_score', 'site_consumer',
+           'site_unit_scores', 'site_unit_columns', 'SiteImportance', 'unit_importance', 'keep_units', 'site_keep',
+           'layer_index', 'RemovalQueue', 'SortedQueue', 'allocate', 'site_params', 'make_report', 'probe_row',
+           'guarded', 'validate_calib']
 
 # %% ../nbs/00e_select.ipynb #f42fcd79
 def select_sites(model:nn.Module, # the model whose sites to choose
@@ -90,33 +90,38 @@ def top_units(scores:torch.Tensor, # (n,) scores, or (rows, n): one comparison g
 
 # %% ../nbs/00e_select.ipynb #4d50fcfd
 class Importance(Protocol):
-    "A unit score: (consumer weight (out, n) float64, `Moments` of the n units or None, generator) -> (n,) float64, higher = keep."
+    "A column score: (consumer weight (out, n) float64, `Moments` of the n units or None, generator) -> (n,) float64, higher = keep."
     def __call__(self, W:torch.Tensor, m:Moments|None, generator:torch.Generator|None=None) -> torch.Tensor: ...
 
 # %% ../nbs/00e_select.ipynb #9820f15e
-IMPORTANCE: dict[str, Importance] = {}
-NEEDS_STATS: set = set()
+IMPORTANCE: dict[str, Importance] = {}  # every score by name: column scores (`Importance`) and site scores (`SiteImportance`)
+NEEDS_STATS: set = set()  # the scores that read calibration statistics
+SITE_LEVEL: set = set()  # the scores that see the whole site (`SiteImportance`): they have no column form
 
-def register_importance(name:str, needs_stats:bool=True):
-    "Decorator: register an `Importance` under `name`."
+def register_importance(name:str, needs_stats:bool=True, site_level:bool=False):
+    "Decorator: register an `Importance` (with `site_level=True`, a `SiteImportance`) under `name`."
     def deco(f):
         IMPORTANCE[name] = f
-        if needs_stats: NEEDS_STATS.add(name)
+        (NEEDS_STATS.add if needs_stats else NEEDS_STATS.discard)(name)
+        (SITE_LEVEL.add if site_level else SITE_LEVEL.discard)(name)
         return f
     return deco
 
 # %% ../nbs/00e_select.ipynb #483b0f80
-def unit_scores(score:str, # a name in `IMPORTANCE`
+def unit_scores(score:str, # a name in `IMPORTANCE` (a column score)
                 W:torch.Tensor, # the consumer's weight (out, n)
                 m:Moments|None=None, # statistics of the n units
                 generator:torch.Generator|None=None, # for 'random'
                ) -> torch.Tensor:
     "Importance of each of the n units (higher = keep), in float64."
     _check_score(score, m)
+    if score in SITE_LEVEL: raise ValueError(f"score {score!r} ranks the units of a site together and has no column form: "
+                                             "use unit_importance(site, W, m, score)")
     return IMPORTANCE[score](W.detach().to(torch.float64).cpu(), m, generator)
 
 def _check_score(score, m):
-    if score not in IMPORTANCE: raise ValueError(f"unknown score {score!r}; registered: {sorted(IMPORTANCE)}")
+    if score not in IMPORTANCE: raise ValueError(f"unknown score {score!r}; registered: {sorted(IMPORTANCE)} (a concept module "
+                                                 "registers its own scores when imported: 'projective' comes with rotprune.projective)")
     if score in NEEDS_STATS and (m is None or m.count == 0): raise ValueError(f"score {score!r} needs calibration statistics")
 
 # %% ../nbs/00e_select.ipynb #db13bfe1
@@ -218,11 +223,29 @@ def site_unit_columns(site:Site) -> torch.Tensor:
     pos = torch.stack([p.positions(n) for p in site.consumers], 1)  # (n, ports)
     return pos.view(n // u, u * len(site.consumers))
 
+# %% ../nbs/00e_select.ipynb #4fadaca9
+class SiteImportance(Protocol):
+    "A unit score that sees the whole site: (site, consumer weight (out, n) float64, `Moments` of its n columns or None, generator) -> (units,) float64, higher = keep."
+    def __call__(self, site:Site, W:torch.Tensor, m:Moments|None, generator:torch.Generator|None=None) -> torch.Tensor: ...
+
+
 # %% ../nbs/00e_select.ipynb #442e49b8
-def unit_importance(site:Site, W:torch.Tensor, m:Moments|None, score:str, generator:torch.Generator|None=None) -> torch.Tensor:
-    "Scores of the site's prunable units: a score with a group form (`obs`) judges each unit's columns together; the others sum their columns."
-    if score in GROUP_IMPORTANCE: return group_scores(score, W, site_unit_columns(site), m, generator)
-    return site_unit_scores(site, unit_scores(score, W, m, generator))
+def unit_importance(site:Site, # the site whose units to score
+                    W:torch.Tensor, # its consumer's weight (out, n)
+                    m:Moments|None, # statistics of the consumer's n input columns (None for a score that reads none)
+                    score:str, # a name in `IMPORTANCE`
+                    generator:torch.Generator|None=None, # for 'random'
+                   ) -> torch.Tensor:
+    "The engine's one importance: a score of each prunable unit of `site` (higher = keep), in float64."
+    if score in SITE_LEVEL:  # it sees the site: its producers, its blocks, its consumer
+        _check_score(score, m)
+        u = torch.as_tensor(IMPORTANCE[score](site, W.detach().to(torch.float64).cpu(), m, generator), dtype=torch.float64)
+        if u.shape != (site.width // site.prune_unit,) or not torch.isfinite(u).all():
+            raise ValueError(f"score {score!r} returned {tuple(u.shape)} scores for {site.name!r}, which has "
+                             f"{site.width // site.prune_unit} units (or non-finite ones)")
+        return u
+    if score in GROUP_IMPORTANCE: return group_scores(score, W, site_unit_columns(site), m, generator)  # each unit's columns together
+    return site_unit_scores(site, unit_scores(score, W, m, generator))  # its columns' scores summed
 
 # %% ../nbs/00e_select.ipynb #700167ef
 def keep_units(site:Site, unit:torch.Tensor, amount:float) -> tuple[torch.Tensor, torch.Tensor]:
