@@ -201,7 +201,7 @@ def as_matrix(W, # a tensor (or anything `torch.as_tensor` reads) of two non-emp
     return W
 
 # %% ../nbs/00_core.ipynb #acbf562c
-OFFLOADED_OK = contextvars.ContextVar('rotprune_offloaded_ok', default=False)  # True inside `rotprune.layerwise.allow_offloaded`
+OFFLOADED_OK = contextvars.ContextVar('rotprune_offloaded_ok', default=False)  # True inside `rotprune.arch.allow_offloaded`
 
 def model_device(model:nn.Module) -> torch.device:
     "The device of the model's first loaded parameter (for a model offloaded by accelerate, the device its `hf_device_map` runs it on; CPU without parameters)."
