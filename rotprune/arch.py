@@ -120,7 +120,7 @@ def uninitialised(cls, # a transformers model class
 
 # %% ../nbs/00c_arch.ipynb #204a73e8
 def tied_weight_keys(model:nn.Module) -> set:
-    "The parameter names transformers ties to another parameter of `model` (stored once, loaded once)."
+    "The parameter names `model`'s class declares tied to another parameter (stored once, loaded once) when its config ties them: check `config.tie_word_embeddings` too."
     return set((getattr(model, '_tied_weights_keys', None) or {}).keys())
 
 # %% ../nbs/00c_arch.ipynb #b8c4f899
