@@ -344,6 +344,7 @@ def check_recipe(r:Recipe) -> Recipe:
     if not structured and r.score not in ('magnitude', 'wanda', 'sparsegpt'): no(f"single weights are scored by 'magnitude', 'wanda' or 'sparsegpt', not {r.score!r}")
     if r.compensation == 'obs' and r.score != 'sparsegpt': no("the OBS update is SparseGPT's: score 'sparsegpt'")
     if structured and r.basis == 'identity' and r.score not in ('projective',):
+        import rotprune.projective  # registers its site scores ('projective-data' takes Procrustes or least squares)
         from rotprune.select import IMPORTANCE
         if r.score not in IMPORTANCE: no(f"unknown score {r.score!r}; registered: {sorted(IMPORTANCE)}")
     # every field is used by the method it selects, or refused: nothing a caller sets is dropped without a word
