@@ -4,12 +4,12 @@
 
 # %% ../nbs/05_projective.ipynb #5a4c6b3d
 from __future__ import annotations
-import math, os, time
+import math, os, time, functools, warnings, dataclasses
 from dataclasses import dataclass
 import torch
 from torch import nn
 import pandas as pd
-from .core import grouped_args, weight_matrix, set_weight_matrix, add_to_bias, as_matrix, moved_names, Moments
+from .core import renamed_args, folded_args, grouped_args, weight_matrix, set_weight_matrix, add_to_bias, as_matrix, moved_names, Moments
 from .invariance import Site, Sites, find_sites, site_moments
 from .select import (select_sites, validate_amount, keep_count, make_report, site_params, guarded, validate_calib,
                              ALLOCATIONS, allocate, register_importance)
@@ -152,6 +152,24 @@ class _Lazy:
         return q
 
 # %% ../nbs/05_projective.ipynb #ffda959b
+def _renamed_mode(cls):
+    "Accept the previous release's `mode=` for `update=` (one release, with a `DeprecationWarning`), and keep `.mode` readable."
+    init = cls.__init__
+    @functools.wraps(init)
+    def __init__(self, *args, **kw):
+        if 'mode' in kw:
+            if 'update' in kw: raise TypeError(f"{cls.__name__}() got mode= (the old name) and update=: pass only update=")
+            warnings.warn(f"{cls.__name__}(mode=...) is deprecated and will be removed in the next release: use update=...",
+                          DeprecationWarning, stacklevel=2)
+            kw['update'] = kw.pop('mode')
+        init(self, *args, **kw)
+    def mode(self):
+        warnings.warn(f"{cls.__name__}.mode is deprecated and will be removed in the next release: use .update", DeprecationWarning, stacklevel=2)
+        return self.update
+    cls.__init__, cls.mode = __init__, property(mode, doc="Deprecated: `update`.")
+    return cls
+
+@_renamed_mode
 @dataclass
 class Selection:
     "The units removed by a greedy projective selection, in order, and the coefficients each one handed to the others."
@@ -160,7 +178,7 @@ class Selection:
     scores: torch.Tensor  # the criterion of each removed unit when it was removed
     n: int  # units before the selection
     alpha: float = 0.  # the α the selection was made with (it rescales rows between steps)
-    mode: str = 'exact'
+    update: str = 'exact'
     @property
     def keep(self) -> torch.Tensor:
         "The kept units, sorted."
@@ -168,7 +186,7 @@ class Selection:
         return mask.nonzero().flatten()
     def head(self, k:int) -> Selection:
         "The first `k` removals (greedy selection is prefix-consistent: this is the selection for removing k units)."
-        return Selection(self.removed[:k], self.coefs[:k], self.scores[:k], self.n, self.alpha, self.mode)
+        return Selection(self.removed[:k], self.coefs[:k], self.scores[:k], self.n, self.alpha, self.update)
 
 # %% ../nbs/05_projective.ipynb #0c894f82
 def _sqrt_factor(H:torch.Tensor) -> torch.Tensor:
@@ -176,19 +194,20 @@ def _sqrt_factor(H:torch.Tensor) -> torch.Tensor:
     ev, U = torch.linalg.eigh(H)
     return U * ev.clamp(min=0).sqrt()
 
+@renamed_args(mode='update')  # the previous release's name, for one more release
 def select_projective(W:torch.Tensor|None, # producer rows (n, m); None when `gram` is given
                       n_remove:int, # how many units to remove, in [0, n)
-                      mode:str='exact', # 'exact' (eq. 14 downdate, fresh coefficients) or 'lazy' (the paper's scheme)
+                      update:str='exact', # how the greedy state follows each removal: 'exact' (eq. 14 downdate, fresh coefficients) or 'lazy' (the paper's scheme)
                       lam:float=1e-3, # ridge λ
                       alpha:float=0., # α of the multiplicative rule (it rescales the rows between steps)
                       gram:torch.Tensor|None=None, # (n, n) Gram of the units' signals, used instead of W Wᵀ (data-aware)
                      ) -> Selection:
     "Greedily remove, `n_remove` times, the unit whose row is closest to its ridge projection on the others."
-    if mode not in ('exact', 'lazy'): raise ValueError(f"mode must be 'exact' or 'lazy', not {mode!r}")
+    if update not in ('exact', 'lazy'): raise ValueError(f"update must be 'exact' or 'lazy', not {update!r}")
     lam = _check_lam(lam)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
         raise ValueError(f"alpha must be a finite number, got {alpha!r}")
-    state = _greedy_state(W, mode, lam, gram)
+    state = _greedy_state(W, update, lam, gram)
     n = len(state.alive)
     if isinstance(n_remove, bool) or not isinstance(n_remove, int) or not 0 <= n_remove < n:
         raise ValueError(f"n_remove must be an integer in [0, {n}) (at least one unit stays), got {n_remove!r}")
@@ -198,18 +217,18 @@ def select_projective(W:torch.Tensor|None, # producer rows (n, m); None when `gr
         j = int(torch.argmin(d))
         removed.append(int(state.ids[j])); scores.append(d[j].item()); coefs.append(_remove_one(state, j, alpha, n))
     coefs = torch.stack(coefs) if coefs else torch.zeros(0, n, dtype=torch.float64)
-    return Selection(torch.tensor(removed, dtype=torch.long), coefs, torch.tensor(scores, dtype=torch.float64), n, float(alpha), mode)
+    return Selection(torch.tensor(removed, dtype=torch.long), coefs, torch.tensor(scores, dtype=torch.float64), n, float(alpha), update)
 
-def _greedy_state(W, mode:str, lam:float, gram=None):
+def _greedy_state(W, update:str, lam:float, gram=None):
     "The greedy state of one group of units (exact, exact in input space, or lazy), from its rows or its Gram matrix."
     if gram is not None:
         G = as_matrix(gram, 'gram')
         if G.shape[0] != G.shape[1] or not torch.allclose(G, G.T, rtol=1e-9, atol=1e-12 * G.abs().max().item()):
             raise ValueError(f"gram must be a symmetric (n, n) matrix, got shape {tuple(G.shape)}")
-        W = _sqrt_factor(G) if mode == 'lazy' else None
+        W = _sqrt_factor(G) if update == 'lazy' else None
     elif W is None: raise ValueError("give the producer rows W, or a gram matrix")
     else: W = as_matrix(W); G = W @ W.T
-    if mode == 'lazy': return _Lazy(G, lam, W)
+    if update == 'lazy': return _Lazy(G, lam, W)
     if W is not None and lam > 0 and W.shape[1] < len(G): return _ExactInputs(W, lam)
     return _Exact(G, lam, W)
 
@@ -339,40 +358,40 @@ def _write_site(site:Site, keep, W2, b2, V2, shift):
 
 def _lam_rel(lam:float, C:torch.Tensor) -> float: return lam * C.diagonal().mean().clamp(min=1e-300).item()
 
-def _select_block(W, C, n_drop, mode, lam, a) -> Selection:
-    if C is None: return select_projective(W, n_drop, mode, lam, a)
-    return select_projective(None, n_drop, mode, _lam_rel(lam, C), a, gram=C)
+def _select_block(W, C, n_drop, update, lam, a) -> Selection:
+    if C is None: return select_projective(W, n_drop, update, lam, a)
+    return select_projective(None, n_drop, update, _lam_rel(lam, C), a, gram=C)
 
 def _blocks(site:Site) -> list[tuple[int, int]]:
     "The (start, end) of each block of the site's group: one block, or a TSRA site's two halves."
     o = site.group.offsets
     return list(zip(o[:-1], o[1:]))
 
-def _merge(sels:list, blocks:list, n:int, a:float, mode:str) -> Selection:
+def _merge(sels:list, blocks:list, n:int, a:float, update:str) -> Selection:
     "One selection over the whole site from a selection per block (coefficients stay within their block)."
     removed = torch.cat([s.removed + o for s, (o, _) in zip(sels, blocks)])
     coefs = torch.zeros(len(removed), n, dtype=torch.float64)
     k = 0
     for s, (o, e) in zip(sels, blocks): coefs[k:k + len(s.removed), o:e] = s.coefs; k += len(s.removed)
-    return Selection(removed, coefs, torch.cat([s.scores for s in sels]), n, a, mode)
+    return Selection(removed, coefs, torch.cat([s.scores for s in sels]), n, a, update)
 
-def _site_selection(site, amount, mode, lam, a, m, cache):
+def _site_selection(site, amount, update, lam, a, m, cache):
     "Greedy selection for one site, block by block (a single block: prefix of a cached longer one when possible)."
     W, b = site_rows(site)
     C = None if m is None else m.cov.cpu()
     blocks = _blocks(site)
     if len(blocks) > 1:  # a TSRA site: each half loses its share, so the gates' U/V balance is kept
-        sels = [_select_block(W[o:e], None if C is None else C[o:e, o:e], (e - o) - keep_count(e - o, amount), mode, lam, a) for o, e in blocks]
-        return _merge(sels, blocks, site.width, a, mode), W, b
+        sels = [_select_block(W[o:e], None if C is None else C[o:e, o:e], (e - o) - keep_count(e - o, amount), update, lam, a) for o, e in blocks]
+        return _merge(sels, blocks, site.width, a, update), W, b
     n_drop = site.width - keep_count(site.width, amount)
-    key = (site.name, site.width, mode, a, lam, m is not None, (W.sum().item(), W.norm().item()) if C is None else C.trace().item())
+    key = (site.name, site.width, update, a, lam, m is not None, (W.sum().item(), W.norm().item()) if C is None else C.trace().item())
     hit = None if cache is None else cache.get(key)
     if hit is not None and len(hit.removed) >= n_drop: return hit.head(n_drop), W, b
-    sel = _select_block(W, C, n_drop, mode, lam, a)
+    sel = _select_block(W, C, n_drop, update, lam, a)
     if cache is not None: cache[key] = sel
     return sel, W, b
 
-def _global_selections(chosen, amount, mode, lam, a, stats) -> dict:
+def _global_selections(chosen, amount, update, lam, a, stats) -> dict:
     "Selections for every site from one greedy order over all their blocks (`select_global`): {site name: (sel, W, b)}."
     parts, groups, grams, lams = [], [], [], []
     for s in chosen:
@@ -385,20 +404,21 @@ def _global_selections(chosen, amount, mode, lam, a, stats) -> dict:
     n_remove = total - keep_count(total, amount)
     if n_remove > total - len(groups):
         raise ValueError(f"amount={amount} removes {n_remove} of {total} units, but each of the {len(groups)} unit groups keeps at least one")
-    sels, k, out = select_global(groups, n_remove, mode, lams, a, grams if stats is not None else None), 0, {}
+    sels, k, out = select_global(groups, n_remove, update, lams, a, grams if stats is not None else None), 0, {}
     for s, W, b in parts:
         bl = _blocks(s)
-        out[s.name] = (_merge(sels[k:k + len(bl)], bl, s.width, a, mode), W, b); k += len(bl)
+        out[s.name] = (_merge(sels[k:k + len(bl)], bl, s.width, a, update), W, b); k += len(bl)
     return out
 
 def _check_number(name, v):
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v): raise ValueError(f"{name} must be a finite number, got {v!r}")
 
 # %% ../nbs/05_projective.ipynb #a6a50e6e
+@_renamed_mode
 @dataclass(frozen=True)
 class ProjectiveRule:
-    "The options of the projective rule, checked when it is made: greedy mode, redistribution and its shares, ridge λ, and where the distances come from."
-    mode:str='exact' # 'exact' or 'lazy' greedy selection
+    "The options of the projective rule, checked when it is made: greedy update, redistribution and its shares, ridge λ, and where the distances come from."
+    update:str='exact' # how the greedy selection follows each removal: 'exact' or 'lazy' (`select_projective`)
     redistribute:str|None='multiplicative' # one of `REDISTRIBUTIONS`
     alpha:float=0.5 # share of the producer rows (multiplicative rule)
     beta:float=0.5 # share of the producer biases
@@ -406,7 +426,7 @@ class ProjectiveRule:
     lam:float=1e-3 # ridge λ (data-aware: relative to the mean unit variance)
     data_aware:bool=False # distances and coefficients from the units' activation covariance instead of their weights
     def __post_init__(self):
-        if self.mode not in ('exact', 'lazy'): raise ValueError(f"mode must be 'exact' or 'lazy', not {self.mode!r}")
+        if self.update not in ('exact', 'lazy'): raise ValueError(f"update must be 'exact' or 'lazy', not {self.update!r}")
         if self.redistribute not in REDISTRIBUTIONS: raise ValueError(f"redistribute must be one of {REDISTRIBUTIONS}, not {self.redistribute!r}")
         for k in ('alpha', 'beta', 'gamma'): _check_number(k, getattr(self, k))
         object.__setattr__(self, 'lam', _check_lam(self.lam))
@@ -457,17 +477,24 @@ def _site_row(s:Site, amount:float, rule:ProjectiveRule, m:Moments|None, sels:di
     p0, n, score = site_params(s), s.width, 'projective' + (' (data)' if m is not None else '')
     if s.kind == 'qk':
         info = _projective_rope(s, amount, rule) if qk.is_rope_site(s) else _projective_qk(s, amount, rule, m)
-        return {'site': s.name, 'kind': 'qk', **info, 'params_before': p0, 'params_after': site_params(s), 'mode': rule.mode,
+        return {'site': s.name, 'kind': 'qk', **info, 'params_before': p0, 'params_after': site_params(s), 'update': rule.update,
                 'score': score, 'compensation': rule.redistribute, 'seconds': None}
     if allocation == 'global': (sel, _, _), (W, b) = sels[s.name], site_rows(s)  # rows as they are now (an upstream site may have lost units)
-    else: sel, W, b = _site_selection(s, amount, rule.mode, rule.lam, rule.a, m, cache)
+    else: sel, W, b = _site_selection(s, amount, rule.update, rule.lam, rule.a, m, cache)
     if len(sel.removed): _remove_units(s, sel, W, b, rule, m)
     return {'site': s.name, 'kind': s.kind, 'width_before': n, 'width_after': len(sel.keep), 'params_before': p0,
-            'params_after': site_params(s), 'score': score, 'compensation': rule.redistribute, 'seconds': None, 'mode': rule.mode,
+            'params_after': site_params(s), 'score': score, 'compensation': rule.redistribute, 'seconds': None, 'update': rule.update,
             'allocation': allocation, 'max removed distance': sel.scores.max().item() if len(sel.removed) else 0.}
 
 # %% ../nbs/05_projective.ipynb #ca6b528f
+def _fold_mode(current, old:dict) -> ProjectiveRule:
+    "The previous release's loose `mode=` as the rule's `update` (after `grouped_args` has folded the other loose options)."
+    if current is None: return ProjectiveRule(update=old['mode'])
+    if current.update != 'exact': raise TypeError("got mode= and a rule with its own update: pass only rule=ProjectiveRule(update=...)")
+    return dataclasses.replace(current, update=old['mode'])
+
 @grouped_args('rule', ProjectiveRule)  # the rule's options as keywords: the previous release's spelling, for one more release
+@folded_args('rule', _fold_mode, 'mode', hint="rule=ProjectiveRule(update=...)")
 def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / GPT-2 / Llama-family model (changed in place)
                      calib=None, # calibration batches: needed with `rule.data_aware` (and used to probe the result)
                      amount:float=0.3, # fraction of the units to remove, in [0, 1): of each site ('uniform') or of all of them ('global')
@@ -486,7 +513,7 @@ def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / G
     rows, n0, t0 = [], param_count(model), time.time()
     units = [s for s in chosen if s.kind != 'qk']
     with guarded(model, calib[0] if calib else None):
-        sels = _global_selections(units, amount, rule.mode, rule.lam, rule.a, stats) if allocation == 'global' and units else {}
+        sels = _global_selections(units, amount, rule.update, rule.lam, rule.a, stats) if allocation == 'global' and units else {}
         t_sel = time.time() - t0
         for s in chosen:
             t = time.time()
@@ -508,32 +535,33 @@ class _GreedyQueue:
         j = int(torch.argmin(self.raw))
         self.removed.append(int(self.state.ids[j])); self.scores.append(self.raw[j].item())
         self.coefs.append(_remove_one(self.state, j, self.alpha, self.n)); self.raw = self.state.scores()
-    def selection(self, mode:str) -> Selection:
+    def selection(self, update:str) -> Selection:
         return Selection(torch.tensor(self.removed, dtype=torch.long), torch.stack(self.coefs) if self.coefs else torch.zeros(0, self.n, dtype=torch.float64),
-                         torch.tensor(self.scores, dtype=torch.float64), self.n, float(self.alpha), mode)
+                         torch.tensor(self.scores, dtype=torch.float64), self.n, float(self.alpha), update)
 
+@renamed_args(mode='update')  # the previous release's name, for one more release
 def select_global(rows:list|None, # each group's producer rows (n_g, m_g); None when `grams` are given
                   n_remove:int, # units to remove in all (every group keeps at least one)
-                  mode:str='exact', # 'exact' or 'lazy' greedy state in each group
+                  update:str='exact', # 'exact' or 'lazy' greedy state in each group
                   lam:float|list=1e-3, # ridge λ, one for all groups or one per group
                   alpha:float=0., # α of the multiplicative rule (it rescales each group's rows between steps)
                   grams:list|None=None, # each group's (n_g, n_g) Gram of its units' signals, used instead of rows (data-aware)
                  ) -> list[Selection]:
     "One greedy order over several groups: each step removes the unit whose distance over its group's dense mean distance is lowest; a `Selection` per group."
-    if mode not in ('exact', 'lazy'): raise ValueError(f"mode must be 'exact' or 'lazy', not {mode!r}")
+    if update not in ('exact', 'lazy'): raise ValueError(f"update must be 'exact' or 'lazy', not {update!r}")
     _check_number('alpha', alpha)
     rows, grams = (list(rows) if rows is not None else None), (list(grams) if grams is not None else None)
     k = len(rows if rows is not None else grams or [])
     if not k or (rows is not None and grams is not None and len(rows) != len(grams)): raise ValueError("give one rows matrix (or one gram) per group, at least one group")
     lams = [_check_lam(l) for l in (lam if isinstance(lam, (list, tuple)) else [lam] * k)]
     if len(lams) != k: raise ValueError(f"lam must be one number or one per group ({k}), got {len(lams)}")
-    states = [_greedy_state(None if rows is None else rows[g], mode, lams[g], None if grams is None else grams[g]) for g in range(k)]
+    states = [_greedy_state(None if rows is None else rows[g], update, lams[g], None if grams is None else grams[g]) for g in range(k)]
     ns = [len(s.alive) for s in states]
     if isinstance(n_remove, bool) or not isinstance(n_remove, int) or not 0 <= n_remove <= sum(ns) - k:
         raise ValueError(f"n_remove must be an integer in [0, {sum(ns) - k}] (every group keeps at least one unit), got {n_remove!r}")
     queues = [_GreedyQueue(s, alpha, n) for s, n in zip(states, ns)]
     allocate(queues, ns, n_remove)  # the library's one global allocation (`rotprune.select`)
-    return [q.selection(mode) for q in queues]
+    return [q.selection(update) for q in queues]
 
 # %% ../nbs/05_projective.ipynb #11a3e588
 def _removal_rank(site:Site, m:Moments|None) -> torch.Tensor:
@@ -570,7 +598,7 @@ def _projective_qk(s:Site, amount:float, rule:ProjectiveRule, m:Moments|None=Non
     nq, nk, dist = [], [], 0.
     for h in range(H):
         rows = torch.cat([Wq[h].T, Wk[h].T], 1)  # (d, 2(E+1)): the joint query/key rows
-        sel = _select_block(rows, None if m is None else qk.head_block(m, h, d), d - r, rule.mode, rule.lam, rule.a)
+        sel = _select_block(rows, None if m is None else qk.head_block(m, h, d), d - r, rule.update, rule.lam, rule.a)
         keep = sel.keep
         if rule.redistribute == 'multiplicative':
             W2, b2, V2 = redistribute_multiplicative(Wq[h][:-1].T, Wq[h][-1], Wk[h], sel, rule.beta, rule.gamma)
@@ -611,7 +639,7 @@ def _projective_rope(s:Site, amount:float, rule:ProjectiveRule) -> dict:
     K, d = len(s.group.blocks), s.group.blocks[0]
     h, rows = d // 2, qk.rope_planes(s)
     r = keep_count(d // 2, amount)
-    sels = [select_projective(rows[g], h - r, rule.mode, rule.lam, rule.a) for g in range(K)]
+    sels = [select_projective(rows[g], h - r, rule.update, rule.lam, rule.a) for g in range(K)]
     if rule.redistribute == 'multiplicative':
         _scale_planes(s, *[torch.stack([_factors(sel, phi, nm) for sel in sels]) for phi, nm in ((rule.a, 'alpha'), (rule.beta, 'beta'), (rule.gamma, 'gamma'))])
     if r < h: s.prune(qk.plane_keep(K, d, [sel.keep for sel in sels]))

@@ -93,7 +93,7 @@ def test_save_and_load_in_a_fresh_process_is_bitwise():
 def test_pruning_entry_points():
     ref = tiny_model('llama')
     for f in (lambda m, a: qk_prune(m, BS, a, 'norm'), lambda m, a: qk_prune(m, BS, a, 'random'),
-              lambda m, a: projective_prune(m, BS, a, sites='qk'), lambda m, a: projective_prune(m, BS, a, sites='qk', rule=ProjectiveRule(redistribute=None, mode='lazy'))):
+              lambda m, a: projective_prune(m, BS, a, sites='qk'), lambda m, a: projective_prune(m, BS, a, sites='qk', rule=ProjectiveRule(redistribute=None, update='lazy'))):
         m = copy.deepcopy(ref); f(m, 0.)
         assert _same(m, ref) and type(m.model.layers[0].self_attn).__name__ == 'LlamaAttention'
         m, rep = f(copy.deepcopy(ref), 0.3)
