@@ -345,8 +345,9 @@ def check_recipe(r:Recipe) -> Recipe:
     if r.compensation == 'obs' and r.score != 'sparsegpt': no("the OBS update is SparseGPT's: score 'sparsegpt'")
     if structured and r.basis == 'identity' and r.score not in ('projective',):
         import rotprune.projective  # registers its site scores ('projective-data' takes Procrustes or least squares)
-        from rotprune.select import IMPORTANCE
+        from rotprune.select import IMPORTANCE, SITE_LEVEL
         if r.score not in IMPORTANCE: no(f"unknown score {r.score!r}; registered: {sorted(IMPORTANCE)}")
+        if r.score in SITE_LEVEL and r.allocation == 'global': no(f"score {r.score!r} ranks the units within each site, with no scale to compare them across sites: use allocation 'uniform'")
     # every field is used by the method it selects, or refused: nothing a caller sets is dropped without a word
     if r.basis == 'pca-per-block' and r.sites != 'residual': no("a PCA basis per block is a basis of the residual stream at each block: sites 'residual'")
     if pca and r.score != 'energy': no(f"a PCA basis ranks directions by their energy (score 'energy'), not {r.score!r}")
@@ -374,8 +375,10 @@ def global_amounts(model:nn.Module, # the model (not modified)
     from rotprune.procrustes import rcpu_sites
     from rotprune.select import site_consumer, unit_importance, layer_index
     from rotprune.core import weight_matrix
-    from rotprune.select import validate_amount, site_params, allocate, SortedQueue
+    from rotprune.select import validate_amount, site_params, allocate, SortedQueue, SITE_LEVEL
     validate_amount(amount)
+    if score in SITE_LEVEL: raise ValueError(f"score {score!r} ranks the units within each site, with no scale to compare them across sites: "
+                                             "global allocation needs a column score")
     chosen, queues, sizes, costs = rcpu_sites(model, sites), [], [], []
     for s in chosen:
         with block_onloaded(model, layer_index(s), write=False): W = weight_matrix(site_consumer(s))  # offloaded: one block at a time

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 import pandas as pd
-from .core import renamed_args, folded_args, grouped_args, weight_matrix, set_weight_matrix, add_to_bias, as_matrix, moved_names, Moments
+from .core import renamed_args, folded_args, weight_matrix, set_weight_matrix, add_to_bias, as_matrix, moved_names, Moments
 from .invariance import Site, Sites, find_sites, site_moments
 from .select import (select_sites, validate_amount, keep_count, make_report, site_params, guarded, validate_calib,
                              ALLOCATIONS, allocate, register_importance)
@@ -487,14 +487,16 @@ def _site_row(s:Site, amount:float, rule:ProjectiveRule, m:Moments|None, sels:di
             'allocation': allocation, 'max removed distance': sel.scores.max().item() if len(sel.removed) else 0.}
 
 # %% ../nbs/05_projective.ipynb #ca6b528f
-def _fold_mode(current, old:dict) -> ProjectiveRule:
-    "The previous release's loose `mode=` as the rule's `update` (after `grouped_args` has folded the other loose options)."
-    if current is None: return ProjectiveRule(update=old['mode'])
-    if current.update != 'exact': raise TypeError("got mode= and a rule with its own update: pass only rule=ProjectiveRule(update=...)")
-    return dataclasses.replace(current, update=old['mode'])
+_RULE_FIELDS = tuple(f.name for f in dataclasses.fields(ProjectiveRule))
 
-@grouped_args('rule', ProjectiveRule)  # the rule's options as keywords: the previous release's spelling, for one more release
-@folded_args('rule', _fold_mode, 'mode', hint="rule=ProjectiveRule(update=...)")
+def _fold_rule(current, old:dict) -> ProjectiveRule:
+    "The previous release's loose rule options (`mode=` was `update=`) as one `ProjectiveRule`."
+    if current is not None: raise TypeError(f"got rule= and loose rule options {sorted(old)}: pass only rule=")
+    if 'mode' in old and 'update' in old: raise TypeError("got mode= (the old name of update=) and update=: pass only rule=ProjectiveRule(update=...)")
+    return ProjectiveRule(**{('update' if k == 'mode' else k): v for k, v in old.items()})
+
+@folded_args('rule', _fold_rule, *_RULE_FIELDS, 'mode',  # the rule's options as keywords: the previous release's spelling, for one more release
+             hint=lambda old: f"rule=ProjectiveRule({', '.join(('update' if k == 'mode' else k) + '=' for k in old)}...)")
 def projective_prune(model:nn.Module, # nn.Sequential MLP/CNN, or an HF BERT / GPT-2 / Llama-family model (changed in place)
                      calib=None, # calibration batches: needed with `rule.data_aware` (and used to probe the result)
                      amount:float=0.3, # fraction of the units to remove, in [0, 1): of each site ('uniform') or of all of them ('global')
@@ -581,12 +583,12 @@ def _removal_rank(site:Site, m:Moments|None) -> torch.Tensor:
 
 @register_importance('projective', needs_stats=False, site_level=True)
 def projective_importance(site:Site, W, m, generator=None) -> torch.Tensor:
-    "The projective distance as the engine's importance, from the producer's rows: the later a unit leaves the greedy order, the higher."
+    "The projective distance as the engine's importance, from the producer's rows: the later a unit leaves the greedy order (α = 0), the higher."
     return _removal_rank(site, None)
 
 @register_importance('projective-data', site_level=True)
 def projective_data_importance(site:Site, W, m, generator=None) -> torch.Tensor:
-    "The same from the units' activation covariance (data-aware), as `ProjectiveRule(data_aware=True)` selects."
+    "The same from the units' activation covariance (data-aware), as `ProjectiveRule(redistribute=None, data_aware=True)` selects."
     return _removal_rank(site, m)
 
 
