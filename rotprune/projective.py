@@ -571,12 +571,9 @@ def _removal_rank(site:Site, m:Moments|None) -> torch.Tensor:
     if site.prune_unit != 1 or len(site.group.blocks) != 1 or len(site.consumers) != 1:
         raise ValueError(f"the projective scores rank single units of one block read by one consumer; {site.name!r} "
                          f"({site.kind}, units of {site.prune_unit}, {len(site.group.blocks)} blocks) is not such a site")
-    n, lam = site.width, ProjectiveRule().lam
-    if m is None: sel = select_projective(site_rows(site)[0], n - 1, 'exact', lam)
-    else:
-        pos = site.consumers[0].positions(n)  # the consumer's columns of the site's coordinates
-        C = m.cov.cpu().to(torch.float64)[pos[:, None], pos[None, :]]
-        sel = select_projective(None, n - 1, 'exact', _lam_rel(lam, C), gram=C)
+    n, pos = site.width, site.consumers[0].positions(site.width)  # the consumer's columns of the site's coordinates
+    C = None if m is None else m.cov.cpu().to(torch.float64)[pos[:, None], pos[None, :]]
+    sel = _select_block(site_rows(site)[0] if C is None else None, C, n - 1, 'exact', ProjectiveRule().lam, 0.)  # as projective_prune selects
     rank = torch.full((n,), float(n - 1), dtype=torch.float64)
     rank[sel.removed] = torch.arange(n - 1, dtype=torch.float64)
     return rank
