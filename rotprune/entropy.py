@@ -16,13 +16,13 @@ from .invariance import fuse_norms, find_sites, rotate_sites, Sites
 from .arch import get_adapter, LayerWrapper
 from .layerwise import layerwise
 from .select import make_report, guarded, validate_calib
-from .sparsify import damped_gram, sparsify, weight_layers, weight_input_moments, chain_input, weight_columns
+from .sparsify import damped_gram, n_pruned, sparsify, weight_layers, weight_input_moments, chain_input, weight_columns
 
 # %% auto #0
-__all__ = ['SCORES', 'PATTERNS', 'importance_entropy', 'importance', 'score_matrix', 'rotated_diag', 'Rotation', 'learn_rotation',
-           'llama_taps', 'LayerObjective', 'RotatedBlock', 'merge_rotations', 'iter_layer_grams', 'layer_grams',
-           'RotationTraining', 'denoise_rotate', 'random_rotations', 'StudyDesign', 'rotation_study', 'rotatable_sites',
-           'ChainObjective', 'merge_site_rotations', 'demo']
+__all__ = ['SCORES', 'PATTERNS', 'importance_entropy', 'importance', 'removed_importance', 'score_matrix', 'rotated_diag',
+           'Rotation', 'learn_rotation', 'llama_taps', 'LayerObjective', 'RotatedBlock', 'merge_rotations',
+           'iter_layer_grams', 'layer_grams', 'RotationTraining', 'denoise_rotate', 'random_rotations', 'StudyDesign',
+           'rotation_study', 'rotatable_sites', 'ChainObjective', 'merge_site_rotations', 'demo']
 
 # %% ../nbs/06_entropy.ipynb #6ea08efe
 def importance_entropy(S:torch.Tensor, # non-negative importances
@@ -54,6 +54,27 @@ def importance(W:torch.Tensor, # (rotated) weight (out, in)
     if score == 'wanda': return W ** 2 * diag
     if score == 'sparsegpt': return W ** 2 / diag
     raise ValueError(f"unknown score {score!r}; choose from {SCORES}")
+
+# %% ../nbs/06_entropy.ipynb #d53c980f
+def _check_objective(objective):
+    "'entropy', an amount in (0, 1), or an (N, M) pattern with 0 < N < M; a `ValueError` for anything else."
+    if isinstance(objective, str) and objective == 'entropy': return objective
+    if isinstance(objective, float) and 0 < objective < 1: return objective
+    if (isinstance(objective, (tuple, list)) and len(objective) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in objective)
+            and 0 < objective[0] < objective[1]): return tuple(objective)
+    raise ValueError(f"objective must be 'entropy', an amount in (0, 1) such as 0.5, or an (N, M) pattern such as (2, 4); got {objective!r}")
+
+def removed_importance(S:torch.Tensor, # non-negative importances (out, in)
+                       pattern, # an amount in (0, 1): the lowest share of each row; (N, M): the M−N lowest of every M inputs of a row
+                      ) -> torch.Tensor:
+    "The importance a mask at `pattern` removes (the sum of S over `prune_mask`'s zeros), differentiable in S."
+    pattern = _check_objective(pattern)
+    if pattern == 'entropy': raise ValueError("removed_importance needs a sparsity pattern (an amount or (N, M)), not 'entropy'")
+    if S.ndim != 2: raise ValueError(f"importances must be an (out, in) matrix, got shape {tuple(S.shape)}")
+    if isinstance(pattern, float): return S.sort(-1).values[:, :n_pruned(S.shape[1], pattern)].sum()
+    n, m = pattern
+    if S.shape[1] % m: raise ValueError(f"pattern ({n}, {m}) needs the input width ({S.shape[1]}) to be a multiple of {m}")
+    return S.reshape(S.shape[0], -1, m).sort(-1).values[..., :m - n].sum()
 
 # %% ../nbs/06_entropy.ipynb #f43ab6db
 def score_matrix(H:torch.Tensor|None, # input Gram matrix Σ x xᵀ
@@ -135,14 +156,19 @@ def learn_rotation(W:torch.Tensor, # weight (out, in), rotated on its inputs: W 
                    clip:float=1.0, # gradient-norm clipping
                    damp:float=0.01, # SparseGPT's damping of H
                    threads:int|None=1, # CPU threads while training (None: leave as is)
+                   objective='entropy', # 'entropy' (the paper's), or the pattern whose `removed_importance` to minimise: 0.5, (2, 4)
                   ) -> tuple[torch.Tensor, dict]:
-    "Orthogonal R minimising the summed row entropy of the importance of W R (H → RᵀHR); the lowest-loss R, and the history."
-    _check_training(steps, lr, clip)
+    "Orthogonal R minimising the summed row entropy (or the masked share) of the importance of W R (H → RᵀHR); the lowest-loss R, and the history."
+    _check_training(steps, lr, clip); objective = _check_objective(objective)
     W = torch.as_tensor(W).detach().to(torch.float64)
     if W.ndim != 2: raise ValueError(f"W must be an (out, in) matrix, got shape {tuple(W.shape)}")
     if H is not None and tuple(H.shape) != (W.shape[1],) * 2: raise ValueError(f"H must be ({W.shape[1]}, {W.shape[1]}), got {tuple(H.shape)}")
     M = score_matrix(H, score, damp)
-    loss = lambda R: _entropy(importance(W @ R, rotated_diag(M, R), score), 1).sum()
+    S = lambda R: importance(W @ R, rotated_diag(M, R), score)
+    if objective == 'entropy': loss = lambda R: _entropy(S(R), 1).sum()
+    else:  # the share of the unrotated importance that the mask removes
+        total = S(torch.eye(W.shape[1], dtype=torch.float64)).sum()
+        loss = lambda R: removed_importance(S(R), objective) / total
     _, (R,), hist = _train(loss, [Rotation(W.shape[1], dtype=torch.float64)], steps, lr, clip, threads)
     return R, hist
 
@@ -155,16 +181,17 @@ def llama_taps(layer:nn.Module) -> tuple[dict, dict]:
 
 # %% ../nbs/06_entropy.ipynb #23d4e7ec
 class LayerObjective:
-    "The importance entropy of one Llama layer's linears as a differentiable function of (R1, R2)."
+    "The importance entropy (or the share a mask removes) of one Llama layer's linears as a differentiable function of (R1, R2)."
     def __init__(self, layer:nn.Module, # a (norm-fused) Llama decoder layer
                  grams:dict, # float64 Grams {'attn', 'o', 'mlp', 'down'} of its linears' inputs (from `llama_taps`)
                  score:str='wanda', # one of `SCORES`
                  damp:float=0.01, # SparseGPT's damping
                  dtype=torch.float64, # dtype of the objective
                  device=None, # device of the objective (the model's)
+                 objective='entropy', # 'entropy' (the paper's), or the sparsity pattern whose `removed_importance` to minimise
                 ):
         a, m = layer.self_attn, layer.mlp
-        self.score, self.dh = score, a.head_dim
+        self.score, self.dh, self.objective = score, a.head_dim, _check_objective(objective)
         self.n_kv, self.n_q = out_features(a.k_proj) // self.dh, out_features(a.q_proj) // self.dh
         Wm = lambda mod: weight_matrix(mod).to(dtype=dtype, device=device)
         self.qk, self.v, self.o = torch.cat([Wm(a.q_proj), Wm(a.k_proj)]), Wm(a.v_proj), Wm(a.o_proj)
@@ -175,21 +202,32 @@ class LayerObjective:
         dh = self.dh  # only the diagonal blocks of o's matrix matter (R2 is block-diagonal)
         self.M_o = None if S['o'] is None else cast(torch.stack([S['o'][h * dh:(h + 1) * dh, h * dh:(h + 1) * dh] for h in range(self.n_q)]))
         self.d_down = None if S['down'] is None else cast(S['down'].diagonal())
+        if self.objective != 'entropy':  # each linear's term: the share of its unrotated importance that the mask removes
+            I1, I2 = torch.eye(self.qk.shape[1], dtype=dtype, device=device), torch.eye(self.dh, dtype=dtype, device=device).repeat(self.n_kv, 1, 1)
+            with torch.no_grad(): self.totals = {k: S.sum() for k, S in self.importances(I1, I2).items()}
 
-    def __call__(self, R1:torch.Tensor, # (d, d) rotation of the residual stream
-                 R2:torch.Tensor, # (n_kv, d_head, d_head) rotations of the value heads
-                ) -> torch.Tensor:
-        "Summed group entropies: rows of q, k, gate, up; rows and columns of v and o; columns of down."
-        imp, ent = (lambda W, d: importance(W, d, self.score)), _entropy
+    def importances(self, R1:torch.Tensor, # (d, d) rotation of the residual stream
+                    R2:torch.Tensor, # (n_kv, d_head, d_head) rotations of the value heads
+                   ) -> dict:
+        "The importance (out, in) of each rotated linear: {'q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'}."
+        imp = lambda W, d: importance(W, d, self.score)
         d_a, d_m = rotated_diag(self.M_a, R1), rotated_diag(self.M_m, R1)
-        loss = ent(imp(self.qk @ R1, d_a), 1).sum() + ent(imp(self.gu @ R1, d_m), 1).sum()
         V = torch.einsum('gij,gik->gjk', R2, (self.v @ R1).reshape(self.n_kv, self.dh, -1)).reshape(self.v.shape)  # R2ᵀ W R1
         R2o = R2.repeat_interleave(self.n_q // self.n_kv, 0)  # query head h reads key/value head h // n_rep
         O = torch.einsum('dhi,hij->dhj', (R1.T @ self.o).reshape(-1, self.n_q, self.dh), R2o).reshape(self.o.shape)
         d_o = None if self.M_o is None else rotated_diag(self.M_o, R2o).reshape(-1)
-        Sv, So = imp(V, d_a), imp(O, d_o)
-        loss = loss + ent(Sv, 1).sum() + ent(Sv, 0).sum() + ent(So, 1).sum() + ent(So, 0).sum()
-        return loss + ent(imp(R1.T @ self.down, self.d_down), 0).sum()
+        (q, k), (g, u) = imp(self.qk @ R1, d_a).split([self.n_q * self.dh, self.n_kv * self.dh]), imp(self.gu @ R1, d_m).chunk(2)
+        return {'q_proj': q, 'k_proj': k, 'v_proj': imp(V, d_a), 'o_proj': imp(O, d_o), 'gate_proj': g, 'up_proj': u,
+                'down_proj': imp(R1.T @ self.down, self.d_down)}
+
+    def __call__(self, R1:torch.Tensor, # (d, d) rotation of the residual stream
+                 R2:torch.Tensor, # (n_kv, d_head, d_head) rotations of the value heads
+                ) -> torch.Tensor:
+        "Entropy: summed group entropies (rows of q, k, gate, up; rows and columns of v and o; columns of down). A pattern: the masked shares, summed."
+        S = self.importances(R1, R2)
+        if self.objective != 'entropy': return sum(removed_importance(s, self.objective) / self.totals[k] for k, s in S.items())
+        groups = {'v_proj': (0, 1), 'o_proj': (0, 1), 'down_proj': (0,)}  # the others: rows
+        return sum(_entropy(s, d).sum() for k, s in S.items() for d in groups.get(k, (1,)))
 
 # %% ../nbs/06_entropy.ipynb #21e30a93
 def _polar(R:torch.Tensor, tol:float=1e-4) -> torch.Tensor:
@@ -231,9 +269,10 @@ def merge_rotations(model:nn.Module, # a norm-fused Llama-family model (changed 
     return model
 
 # %% ../nbs/06_entropy.ipynb #acaafc29
-def _check_denoise(model:nn.Module, score:str, steps:int, lr:float, clip:float, placement:str):
+def _check_denoise(model:nn.Module, score:str, steps:int, lr:float, clip:float, placement:str, objective='entropy'):
     "The model's adapter, or a `ValueError` (before any change) for an option `denoise_rotate` cannot honour."
     if score not in SCORES: raise ValueError(f"unknown score {score!r}; choose from {SCORES}")
+    objective = _check_objective(objective)
     if placement not in ('global', 'per-layer'): raise ValueError(f"placement must be 'global' or 'per-layer', got {placement!r}")
     _check_training(steps, lr, clip)
     ad = get_adapter(model)
@@ -241,6 +280,8 @@ def _check_denoise(model:nn.Module, score:str, steps:int, lr:float, clip:float, 
         raise ValueError(f"denoise_rotate needs a Llama-family decoder or an nn.Sequential network (got the {ad.family or type(model).__name__} family)")
     if ad.family == 'sequential' and placement != 'global':
         raise ValueError("placement='per-layer' adds a rotation module to each Llama layer; an nn.Sequential's rotations always merge into its sites")
+    if ad.family == 'sequential' and objective != 'entropy':
+        raise ValueError(f"objective={objective!r} is implemented for Llama-family decoders (and `learn_rotation`); an nn.Sequential network's rotations minimise the entropy")
     return ad
 
 def _heads_eye(o:LayerObjective, dtype, dev) -> torch.Tensor:
@@ -260,13 +301,14 @@ def _learn(objs:list, config:dict, threads, lean:bool, dtype, dev) -> tuple:
     return (Rs[:n1] if n1 > 1 else Rs[0]), (Rs[n1:] if heads else None), hist
 
 def _denoise_report(ad, objs:list, before:list, after:list, saved:dict, placement:str, score:str) -> pd.DataFrame:
-    "One row per layer (its objective before and after), the rotations, their training and the parameters added in `.attrs`."
+    "One row per layer (its objective before and after: `entropy_*`, or `removed_*` for a pattern), the rotations, their training and the parameters added in `.attrs`."
+    name = 'entropy' if objs[0].objective == 'entropy' else 'removed'
     rows = [{'site': f'layer{i}', 'kind': 'layer', 'width_before': o.qk.shape[1], 'width_after': o.qk.shape[1], 'score': score,
-             'entropy_before': b, 'entropy_after': a} for i, (o, b, a) in enumerate(zip(objs, before, after))]
+             f'{name}_before': b, f'{name}_after': a} for i, (o, b, a) in enumerate(zip(objs, before, after))]
     rep = make_report(rows)
     added = sum(b.R.numel() for b in ad.blocks() if isinstance(b, RotatedBlock))
     rep.attrs.update(history=saved['history'], R1=saved['R1'], R2=saved['R2'], train_seconds=saved['seconds'],
-                     from_cache=saved.get('from_cache', False), placement=placement, added_params=added)
+                     from_cache=saved.get('from_cache', False), placement=placement, added_params=added, objective=objs[0].objective)
     return rep
 
 # %% ../nbs/06_entropy.ipynb #ca7930ce
@@ -331,10 +373,12 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential
                    heads:bool=True, # Llama: also learn R2 per key/value head
                    training:RotationTraining|None=None, # how to learn (default `RotationTraining()`: the paper's optimiser)
                    cache:str|Path|None=None, # a file: reuse rotations trained for the same weights, data and settings
+                   objective='entropy', # Llama: 'entropy' (the paper's), or the pattern the pruner will use, e.g. (2, 4): minimise its `removed_importance`
                   ):
-    "Learn the entropy-minimising rotations (Llama: R1 of the residual stream, R2 of the value heads; Sequential: every site), merge them; returns (model, report)."
+    "Learn rotations that concentrate importance (least entropy, or least importance under the pruner's mask) (Llama: R1 of the residual stream, R2 of the value heads; Sequential: every site), merge them; returns (model, report)."
     t = _training(training)
-    ad = _check_denoise(model, score, steps, t.lr, t.clip, placement)
+    ad = _check_denoise(model, score, steps, t.lr, t.clip, placement, objective)
+    objective = _check_objective(objective)
     calib, dtype = validate_calib(calib, model=model), t.dtype
     chain = dict(kind='sequential', score=score, steps=steps, lr=t.lr, clip=t.clip, damp=t.damp, checkpoints=t.checkpoints, dtype=str(dtype))
     if ad.family == 'sequential': return _denoise_chain(model, calib, chain, cache, t.threads, dtype)
@@ -342,10 +386,10 @@ def denoise_rotate(model:nn.Module, # a Llama-family decoder or an nn.Sequential
     with guarded(model, probe=calib[0]):
         fuse_norms(model)
         config = dict(score=score, steps=steps, lr=t.lr, clip=t.clip, heads=heads, damp=t.damp, checkpoints=t.checkpoints,
-                      placement=placement, dtype=str(dtype))
+                      placement=placement, dtype=str(dtype)) | ({} if objective == 'entropy' else {'objective': objective})
         dev = next(model.parameters()).device
         # one layer's float64 Grams at a time (for Qwen2.5-0.5B, 0.2 GB a layer): only the objective's matrices stay
-        objs = [LayerObjective(l, g, score, t.damp, dtype=dtype, device=dev) for l, g in iter_layer_grams(model, calib)]
+        objs = [LayerObjective(l, g, score, t.damp, dtype=dtype, device=dev, objective=objective) for l, g in iter_layer_grams(model, calib)]
         with torch.no_grad(): before = [o(torch.eye(o.qk.shape[1], dtype=dtype, device=dev), _heads_eye(o, dtype, dev)).item() for o in objs]
         key = None if cache is None else _fingerprint(model, calib, config)
         saved = _load_cached(cache, key)

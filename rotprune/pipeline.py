@@ -317,9 +317,9 @@ RECIPES = {r.name: r for r in [
     Recipe('sparsegpt', score='sparsegpt', compensation='obs', granularity='unstructured', sites=None, note='SparseGPT: OBS updates, layer by layer'),
     Recipe('sparsegpt-2:4', score='sparsegpt', compensation='obs', granularity='n:m', sites=None, note='SparseGPT in the 2:4 pattern'),
     Recipe('denoise-sparsegpt', basis='entropy', score='sparsegpt', compensation='obs', granularity='unstructured', sites=None,
-           note='DenoiseRotator: merged entropy rotations, then SparseGPT (chapter 6)'),
+           note="DenoiseRotator, merged: rotations trained on Wanda's importance under the mask of the amount asked (Llama; networks: the entropy), then SparseGPT (chapter 6)"),
     Recipe('denoise-sparsegpt-2:4', basis='entropy', score='sparsegpt', compensation='obs', granularity='n:m', sites=None,
-           note='DenoiseRotator then SparseGPT 2:4'),
+           note="DenoiseRotator, merged: rotations trained on Wanda's importance under the 2:4 mask (Llama; networks: the entropy), then SparseGPT 2:4"),
 ]}
 
 # %% ../nbs/07_pipeline.ipynb #7ac4650f
@@ -429,7 +429,9 @@ def _weights(model, calib, r:Recipe, amount, progress):
     method = 'sparsegpt' if r.compensation == 'obs' else r.score
     if r.basis == 'entropy':
         from rotprune.entropy import denoise_rotate
-        denoise_rotate(model, calib, score=method)
+        nm = r.nm if r.granularity == 'n:m' else None
+        if get_adapter(model).family == 'sequential': denoise_rotate(model, calib, score=method)  # the entropy of the pruner's own importance
+        else: denoise_rotate(model, calib, score='wanda', objective=nm or amount)  # Llama: Wanda's importance under the recipe's mask (chapter 6)
     nm = r.nm if r.granularity == 'n:m' else None
     return sparsify(model, calib, method, None if nm else amount, nm=nm, progress=progress)
 
