@@ -317,7 +317,7 @@ RECIPES = {r.name: r for r in [
     Recipe('sparsegpt', score='sparsegpt', compensation='obs', granularity='unstructured', sites=None, note='SparseGPT: OBS updates, layer by layer'),
     Recipe('sparsegpt-2:4', score='sparsegpt', compensation='obs', granularity='n:m', sites=None, note='SparseGPT in the 2:4 pattern'),
     Recipe('denoise-sparsegpt', basis='entropy', score='sparsegpt', compensation='obs', granularity='unstructured', sites=None,
-           note="DenoiseRotator, merged: rotations trained on Wanda's importance under the mask of the amount asked (Llama; networks: the entropy), then SparseGPT (chapter 6)"),
+           note="DenoiseRotator, merged: rotations trained on Wanda's importance under its per-row mask of the amount asked (Llama; networks: the entropy), then SparseGPT (chapter 6)"),
     Recipe('denoise-sparsegpt-2:4', basis='entropy', score='sparsegpt', compensation='obs', granularity='n:m', sites=None,
            note="DenoiseRotator, merged: rotations trained on Wanda's importance under the 2:4 mask (Llama; networks: the entropy), then SparseGPT 2:4"),
 ]}
@@ -431,7 +431,7 @@ def _weights(model, calib, r:Recipe, amount, progress):
         from rotprune.entropy import denoise_rotate
         nm = r.nm if r.granularity == 'n:m' else None
         if get_adapter(model).family == 'sequential': denoise_rotate(model, calib, score=method)  # the entropy of the pruner's own importance
-        else: denoise_rotate(model, calib, score='wanda', objective=nm or amount)  # Llama: Wanda's importance under the recipe's mask (chapter 6)
+        else: denoise_rotate(model, calib, score='wanda', objective=nm or amount or 'entropy')  # Llama: Wanda's importance under the recipe's mask (chapter 6)
     nm = r.nm if r.granularity == 'n:m' else None
     return sparsify(model, calib, method, None if nm else amount, nm=nm, progress=progress)
 
