@@ -282,6 +282,9 @@ def _check_denoise(model:nn.Module, score:str, steps:int, lr:float, clip:float, 
         raise ValueError("placement='per-layer' adds a rotation module to each Llama layer; an nn.Sequential's rotations always merge into its sites")
     if ad.family == 'sequential' and objective != 'entropy':
         raise ValueError(f"objective={objective!r} is implemented for Llama-family decoders (and `learn_rotation`); an nn.Sequential network's rotations minimise the entropy")
+    if isinstance(objective, tuple):  # N:M groups the inputs of every linear: check the widths before any statistics pass
+        bad = sorted({in_features(l) for b in ad.blocks() for l in b.modules() if isinstance(l, nn.Linear) and in_features(l) % objective[1]})
+        if bad: raise ValueError(f"objective={objective} needs every linear's input width to be a multiple of {objective[1]}; this model has widths {bad}")
     return ad
 
 def _heads_eye(o:LayerObjective, dtype, dev) -> torch.Tensor:
